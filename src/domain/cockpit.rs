@@ -1,0 +1,305 @@
+//! The cockpit's model of the cluster: the latest snapshot per pane, the history of the
+//! headline figures, the derived spend view, and the findings. `apply` is the only way in.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::finding::{Finding, Severity, sort_findings};
+use super::model::*;
+use super::prices::{PriceTable, RegionPrices};
+use super::series::Series;
+use super::spend::{self, SpendView, UnitCosts};
+use super::thresholds::Thresholds;
+use super::time::Timestamp;
+use super::{dns, flows, gateways, nodes, rightsizing};
+
+/// What the analysis is judged against.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AnalysisConfig {
+    pub thresholds: Thresholds,
+    pub prices: PriceTable,
+}
+
+/// The headline figures whose history is kept for sparklines and charts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Figure {
+    DnsQps,
+    DnsP99Ms,
+    DnsCacheHitRatio,
+    DnsServfailRatio,
+    DnsNxdomainRatio,
+    GatewayRequestsPerSec,
+    Gateway5xxRatio,
+    CrossZoneRatio,
+    CrossZoneBytesPerSec,
+    NodeCount,
+    SpotShare,
+    PendingPods,
+    RunRateUsdPerHour,
+    IdleUsdPerHour,
+}
+
+/// How much history the cockpit keeps for each figure.
+pub const DEFAULT_RETENTION_MINUTES: i64 = 60;
+
+#[derive(Debug, Clone)]
+pub struct Cockpit {
+    pub config: AnalysisConfig,
+    pub cluster: ClusterInfo,
+    /// The source's clock: the newest instant any update carried.
+    pub now: Option<Timestamp>,
+    pub dns: Option<DnsSnapshot>,
+    pub gateways: Option<GatewaySnapshot>,
+    pub flows: Option<FlowSnapshot>,
+    pub nodes: Option<NodeSnapshot>,
+    pub workloads: Option<WorkloadSnapshot>,
+    /// Derived from nodes, workloads and prices.
+    pub spend: Option<SpendView>,
+    pub sources: BTreeMap<Pane, SourceStatus>,
+    history: BTreeMap<Figure, Series>,
+    findings_by_pane: BTreeMap<Pane, Vec<Finding>>,
+    findings: Vec<Finding>,
+    retention: chrono::Duration,
+}
+
+impl Cockpit {
+    pub fn new(config: AnalysisConfig) -> Self {
+        Cockpit {
+            config,
+            cluster: ClusterInfo::default(),
+            now: None,
+            dns: None,
+            gateways: None,
+            flows: None,
+            nodes: None,
+            workloads: None,
+            spend: None,
+            sources: BTreeMap::new(),
+            history: BTreeMap::new(),
+            findings_by_pane: BTreeMap::new(),
+            findings: Vec::new(),
+            retention: chrono::Duration::minutes(DEFAULT_RETENTION_MINUTES),
+        }
+    }
+
+    /// Takes in one update from the backend: stores it, extends the history and
+    /// re-analyses the panes it affects.
+    pub fn apply(&mut self, update: Update) {
+        match update {
+            Update::Cluster(info) => self.cluster = info,
+            Update::Clock { at } => self.advance_clock(at),
+            Update::Dns(snapshot) => {
+                self.advance_clock(snapshot.at);
+                self.record(Figure::DnsQps, snapshot.at, snapshot.qps);
+                self.record(Figure::DnsP99Ms, snapshot.at, snapshot.p99_ms);
+                self.record(Figure::DnsCacheHitRatio, snapshot.at, snapshot.cache_hit_ratio);
+                self.record(Figure::DnsServfailRatio, snapshot.at, snapshot.servfail_ratio());
+                self.record(Figure::DnsNxdomainRatio, snapshot.at, snapshot.nxdomain_ratio());
+                self.dns = Some(snapshot);
+                self.analyze_dns();
+            }
+            Update::Gateways(snapshot) => {
+                self.advance_clock(snapshot.at);
+                let (requests, errors) = gateway_totals(&snapshot);
+                self.record(Figure::GatewayRequestsPerSec, snapshot.at, requests);
+                if requests > 0.0 {
+                    self.record(Figure::Gateway5xxRatio, snapshot.at, errors / requests);
+                }
+                self.gateways = Some(snapshot);
+                self.analyze_gateways();
+            }
+            Update::Flows(snapshot) => {
+                self.advance_clock(snapshot.at);
+                self.record(Figure::CrossZoneRatio, snapshot.at, snapshot.cross_zone_ratio());
+                self.record(
+                    Figure::CrossZoneBytesPerSec,
+                    snapshot.at,
+                    snapshot.cross_zone_bytes_per_sec(),
+                );
+                self.flows = Some(snapshot);
+                self.analyze_flows();
+            }
+            Update::Nodes(snapshot) => {
+                self.advance_clock(snapshot.at);
+                self.record(Figure::NodeCount, snapshot.at, snapshot.nodes.len() as f64);
+                self.record(Figure::SpotShare, snapshot.at, spot_share(&snapshot));
+                self.record(Figure::PendingPods, snapshot.at, snapshot.pending_pods.len() as f64);
+                self.nodes = Some(snapshot);
+                self.analyze_nodes();
+                // DNS advice depends on cluster size; spend and waste on the node fleet.
+                self.analyze_dns();
+                self.recompute_spend();
+            }
+            Update::Workloads(snapshot) => {
+                self.advance_clock(snapshot.at);
+                self.workloads = Some(snapshot);
+                self.recompute_spend();
+            }
+            Update::Source(status) => {
+                self.sources.insert(status.pane, status);
+            }
+        }
+    }
+
+    fn advance_clock(&mut self, at: Timestamp) {
+        if self.now.is_none_or(|now| at > now) {
+            self.now = Some(at);
+        }
+    }
+
+    fn record(&mut self, figure: Figure, at: Timestamp, value: f64) {
+        let retention = self.retention;
+        self.history
+            .entry(figure)
+            .or_insert_with(|| Series::new(retention))
+            .push(at, value);
+    }
+
+    pub fn series(&self, figure: Figure) -> Option<&Series> {
+        self.history.get(&figure)
+    }
+
+    /// Prices for the cluster's region, if the table knows it.
+    pub fn region_prices(&self) -> Option<&RegionPrices> {
+        self.config.prices.region(&self.cluster.region)
+    }
+
+    /// What a core and a GiB cost per hour here (zero until nodes have been seen).
+    pub fn unit_costs(&self) -> UnitCosts {
+        self.spend.as_ref().map(spend::unit_costs).unwrap_or_default()
+    }
+
+    /// All findings, most severe first.
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    pub fn pane_findings(&self, pane: Pane) -> &[Finding] {
+        self.findings_by_pane
+            .get(&pane)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    pub fn finding(&self, id: &str) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.id == id)
+    }
+
+    /// The worst severity among a pane's findings, if it has any.
+    pub fn pane_severity(&self, pane: Pane) -> Option<Severity> {
+        self.pane_findings(pane).iter().map(|f| f.severity).max()
+    }
+
+    /// Whether the pane has received its data at least once.
+    pub fn has_data(&self, pane: Pane) -> bool {
+        match pane {
+            Pane::Dns => self.dns.is_some(),
+            Pane::Gateways => self.gateways.is_some(),
+            Pane::Flows => self.flows.is_some(),
+            Pane::Nodes => self.nodes.is_some(),
+            Pane::Rightsizing => self.workloads.is_some(),
+            Pane::Spend => self.spend.is_some(),
+        }
+    }
+
+    fn analyze_dns(&mut self) {
+        let found = match &self.dns {
+            Some(snapshot) => dns::analyze(snapshot, self.nodes.as_ref(), &self.config.thresholds),
+            None => return,
+        };
+        self.set_findings(Pane::Dns, found);
+    }
+
+    fn analyze_gateways(&mut self) {
+        let found = match &self.gateways {
+            Some(snapshot) => gateways::analyze(snapshot, &self.config.thresholds),
+            None => return,
+        };
+        self.set_findings(Pane::Gateways, found);
+    }
+
+    fn analyze_flows(&mut self) {
+        let found = match &self.flows {
+            Some(snapshot) => {
+                flows::analyze(snapshot, self.region_prices(), &self.config.thresholds)
+            }
+            None => return,
+        };
+        self.set_findings(Pane::Flows, found);
+    }
+
+    fn analyze_nodes(&mut self) {
+        let found = match &self.nodes {
+            Some(snapshot) => nodes::analyze(snapshot, &self.config.thresholds),
+            None => return,
+        };
+        self.set_findings(Pane::Nodes, found);
+    }
+
+    /// Spend needs the node fleet; allocation and waste also need the workloads.
+    fn recompute_spend(&mut self) {
+        let Some(node_snapshot) = &self.nodes else {
+            return;
+        };
+        let view = spend::compute(
+            node_snapshot,
+            self.workloads.as_ref(),
+            &self.config.prices,
+            &self.cluster.region,
+        );
+        self.record(Figure::RunRateUsdPerHour, view.at, view.run_rate_usd_per_hour);
+        self.record(Figure::IdleUsdPerHour, view.at, view.idle_usd_per_hour);
+        let spend_findings =
+            spend::analyze(&view, self.workloads.as_ref(), &self.config.thresholds);
+        let costs = spend::unit_costs(&view);
+        self.spend = Some(view);
+        self.set_findings(Pane::Spend, spend_findings);
+        if let Some(workloads) = &self.workloads {
+            let found = rightsizing::analyze(workloads, &costs, &self.config.thresholds);
+            self.set_findings(Pane::Rightsizing, found);
+        }
+    }
+
+    fn set_findings(&mut self, pane: Pane, mut found: Vec<Finding>) {
+        sort_findings(&mut found);
+        self.findings_by_pane.insert(pane, found);
+        self.findings = self.findings_by_pane.values().flatten().cloned().collect();
+        sort_findings(&mut self.findings);
+    }
+}
+
+/// Requests per second and 5xx per second summed over gateways (routes when gateways lack it).
+fn gateway_totals(snapshot: &GatewaySnapshot) -> (f64, f64) {
+    let mut requests = 0.0;
+    let mut errors = 0.0;
+    for gateway in &snapshot.gateways {
+        if let Some(rps) = gateway.requests_per_sec {
+            requests += rps;
+            errors += rps * gateway.error_5xx_ratio.unwrap_or(0.0);
+        }
+    }
+    if requests == 0.0 {
+        for route in &snapshot.routes {
+            if let Some(rps) = route.requests_per_sec {
+                requests += rps;
+                errors += rps * route.error_5xx_ratio.unwrap_or(0.0);
+            }
+        }
+    }
+    (requests, errors)
+}
+
+/// Share of nodes running on spot capacity, 0..=1.
+pub fn spot_share(snapshot: &NodeSnapshot) -> f64 {
+    if snapshot.nodes.is_empty() {
+        return 0.0;
+    }
+    let spot = snapshot
+        .nodes
+        .iter()
+        .filter(|n| n.capacity == Capacity::Spot)
+        .count();
+    spot as f64 / snapshot.nodes.len() as f64
+}

@@ -1,0 +1,3 @@
+//! The CoreDNS Corefile parser.
+//!
+//! STUB: filled in by the analysis work.

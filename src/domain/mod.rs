@@ -1,0 +1,24 @@
+//! The pure core: compact cluster facts, their history, and the analysis that turns them
+//! into findings. No I/O, no async, no terminal types live here.
+
+pub mod cockpit;
+pub mod corefile;
+pub mod dns;
+pub mod finding;
+pub mod flows;
+pub mod gateways;
+pub mod model;
+pub mod nodes;
+pub mod prices;
+pub mod report;
+pub mod rightsizing;
+pub mod scenario;
+pub mod series;
+pub mod spend;
+pub mod thresholds;
+pub mod time;
+
+pub use cockpit::Cockpit;
+pub use finding::{Evidence, Finding, FixKind, Severity};
+pub use model::*;
+pub use time::Timestamp;

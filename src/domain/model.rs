@@ -1,0 +1,572 @@
+//! Compact snapshot types: what each pane needs to know about the cluster, not whole
+//! Kubernetes objects. Every backend (sim, live, replay) delivers these as `Update`s, and a
+//! recording is just the stream of them, so everything here is serialisable.
+
+use serde::{Deserialize, Serialize};
+
+use super::time::Timestamp;
+
+/// The six panes of the cockpit, in the order the user cycles through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pane {
+    Dns,
+    Gateways,
+    Flows,
+    Nodes,
+    Rightsizing,
+    Spend,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 6] = [
+        Pane::Dns,
+        Pane::Gateways,
+        Pane::Flows,
+        Pane::Nodes,
+        Pane::Rightsizing,
+        Pane::Spend,
+    ];
+
+    /// The name the user sees in tabs and headings.
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Dns => "DNS",
+            Pane::Gateways => "Gateways",
+            Pane::Flows => "East-West",
+            Pane::Nodes => "Nodes",
+            Pane::Rightsizing => "Right-sizing",
+            Pane::Spend => "Spend",
+        }
+    }
+
+    /// A short machine-friendly name, used in finding ids and JSON.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Pane::Dns => "dns",
+            Pane::Gateways => "gateways",
+            Pane::Flows => "flows",
+            Pane::Nodes => "nodes",
+            Pane::Rightsizing => "rightsizing",
+            Pane::Spend => "spend",
+        }
+    }
+}
+
+/// The Kubernetes object a finding or a row is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn namespaced(kind: &str, namespace: &str, name: &str) -> Self {
+        ObjectRef {
+            kind: kind.to_string(),
+            namespace: Some(namespace.to_string()),
+            name: name.to_string(),
+        }
+    }
+
+    pub fn cluster_scoped(kind: &str, name: &str) -> Self {
+        ObjectRef {
+            kind: kind.to_string(),
+            namespace: None,
+            name: name.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {}/{}", self.kind, ns, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// What the banner says about where the facts come from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterInfo {
+    /// Cluster (or kubeconfig context) name.
+    pub name: String,
+    /// AWS region, used to pick prices.
+    pub region: String,
+    /// The kind of source: "simulated", "live" or "replay".
+    pub source: String,
+    /// Extra detail for the banner, e.g. "scenario dns-storm, seed 7, 1x".
+    pub detail: String,
+}
+
+/// One message from a backend: a fresh fact about one part of the cluster.
+///
+/// Each variant replaces what the cockpit knew about that part; a recording is the
+/// sequence of these with their timestamps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Update {
+    Cluster(ClusterInfo),
+    /// The source's clock moved on (the simulator's virtual clock, or wall time).
+    Clock { at: Timestamp },
+    Dns(DnsSnapshot),
+    Gateways(GatewaySnapshot),
+    Flows(FlowSnapshot),
+    Nodes(NodeSnapshot),
+    Workloads(WorkloadSnapshot),
+    /// A source of one pane became healthy, degraded or unavailable.
+    Source(SourceStatus),
+}
+
+/// How the data behind a pane is doing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    pub pane: Pane,
+    /// e.g. "kubernetes", "prometheus", "cloudwatch", "simulator".
+    pub source: String,
+    pub state: SourceState,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum SourceState {
+    Ok,
+    /// Some figures are missing or stale; the pane still shows what it has.
+    Degraded { cause: String },
+    /// Nothing can be read (unreachable, 403 and the like).
+    Unavailable { cause: String },
+    /// The thing the pane reads is not installed in this cluster (e.g. Karpenter CRDs).
+    NotInstalled { what: String },
+}
+
+// ---------------------------------------------------------------------------------------
+// DNS
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DnsSnapshot {
+    pub at: Timestamp,
+    /// Queries per second across all CoreDNS pods.
+    pub qps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// hits / (hits + misses), 0..=1.
+    pub cache_hit_ratio: f64,
+    /// Responses per second by rcode (NOERROR, NXDOMAIN, SERVFAIL, REFUSED…).
+    pub rcodes: Vec<RcodeRate>,
+    /// Latency of the forward plugin towards the VPC resolver, when known.
+    pub upstream_p99_ms: Option<f64>,
+    pub upstream_qps: Option<f64>,
+    pub replicas: u32,
+    pub ready_replicas: u32,
+    pub memory_limit_mib: Option<f64>,
+    pub pods: Vec<DnsPod>,
+    /// The Corefile text from ConfigMap kube-system/coredns, when readable.
+    pub corefile: Option<String>,
+    /// Workloads sending the most queries that end in NXDOMAIN (search-path expansion).
+    pub nxdomain_sources: Vec<DnsClient>,
+    /// Whether NodeLocal DNSCache runs in the cluster.
+    pub nodelocal_dns: bool,
+    /// Panics counted in the last hour (coredns_panics_total increase).
+    pub panics_last_hour: u32,
+}
+
+impl DnsSnapshot {
+    fn rcode_share(&self, rcode: &str) -> f64 {
+        let total: f64 = self.rcodes.iter().map(|r| r.qps).sum();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        let matching: f64 = self
+            .rcodes
+            .iter()
+            .filter(|r| r.rcode.eq_ignore_ascii_case(rcode))
+            .map(|r| r.qps)
+            .sum();
+        matching / total
+    }
+
+    pub fn servfail_ratio(&self) -> f64 {
+        self.rcode_share("SERVFAIL")
+    }
+
+    pub fn nxdomain_ratio(&self) -> f64 {
+        self.rcode_share("NXDOMAIN")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RcodeRate {
+    pub rcode: String,
+    pub qps: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DnsPod {
+    pub name: String,
+    pub node: String,
+    pub zone: String,
+    pub qps: f64,
+    pub memory_mib: f64,
+    pub cpu_millicores: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DnsClient {
+    pub namespace: String,
+    pub workload: String,
+    pub qps: f64,
+    pub nxdomain_ratio: f64,
+    /// The `ndots` the workload's pods resolve with (5 when unset, the Kubernetes default).
+    pub ndots: u8,
+}
+
+// ---------------------------------------------------------------------------------------
+// Gateways
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewaySnapshot {
+    pub at: Timestamp,
+    pub gateways: Vec<GatewayStatus>,
+    pub routes: Vec<RouteStatus>,
+}
+
+/// A status condition as Kubernetes reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Condition {
+    pub status: ConditionStatus,
+    pub reason: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConditionStatus {
+    True,
+    False,
+    Unknown,
+}
+
+impl Condition {
+    pub fn is_true(&self) -> bool {
+        self.status == ConditionStatus::True
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewayStatus {
+    pub namespace: String,
+    pub name: String,
+    pub class: String,
+    pub address: Option<String>,
+    pub accepted: Option<Condition>,
+    pub programmed: Option<Condition>,
+    pub attached_routes: u32,
+    /// Requests per second through the gateway's load balancer, when known.
+    pub requests_per_sec: Option<f64>,
+    /// Share of 5xx responses, 0..=1, when known.
+    pub error_5xx_ratio: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RouteKind {
+    #[serde(rename = "HTTPRoute")]
+    Http,
+    #[serde(rename = "GRPCRoute")]
+    Grpc,
+}
+
+impl RouteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteKind::Http => "HTTPRoute",
+            RouteKind::Grpc => "GRPCRoute",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteStatus {
+    pub namespace: String,
+    pub name: String,
+    pub kind: RouteKind,
+    pub hostnames: Vec<String>,
+    pub parents: Vec<RouteParent>,
+    pub backends: Vec<BackendRef>,
+    pub generation: i64,
+    /// The generation the controller last reported on; lower than `generation` means stale.
+    pub observed_generation: Option<i64>,
+    pub requests_per_sec: Option<f64>,
+    pub error_5xx_ratio: Option<f64>,
+}
+
+/// One parent (Gateway, or a Service for mesh routes) and what it said about the route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteParent {
+    /// "Gateway", or "Service" for a GAMMA (east-west) route.
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub section: Option<String>,
+    pub accepted: Option<Condition>,
+    pub resolved_refs: Option<Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendRef {
+    pub namespace: String,
+    pub name: String,
+    pub port: Option<u16>,
+    pub weight: u32,
+    pub service_exists: bool,
+    pub ready_endpoints: u32,
+    pub total_endpoints: u32,
+}
+
+// ---------------------------------------------------------------------------------------
+// East-West flows
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowSnapshot {
+    pub at: Timestamp,
+    pub zones: Vec<String>,
+    pub edges: Vec<FlowEdge>,
+    pub services: Vec<ServiceTopology>,
+}
+
+impl FlowSnapshot {
+    pub fn total_bytes_per_sec(&self) -> f64 {
+        self.edges.iter().map(|e| e.bytes_per_sec).sum()
+    }
+
+    pub fn cross_zone_bytes_per_sec(&self) -> f64 {
+        self.edges.iter().map(|e| e.cross_zone_bytes_per_sec).sum()
+    }
+
+    /// Share of bytes that cross an availability zone, 0..=1.
+    pub fn cross_zone_ratio(&self) -> f64 {
+        let total = self.total_bytes_per_sec();
+        if total <= 0.0 {
+            0.0
+        } else {
+            self.cross_zone_bytes_per_sec() / total
+        }
+    }
+}
+
+/// Traffic from a workload to a Service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowEdge {
+    pub source_namespace: String,
+    pub source_workload: String,
+    pub destination_namespace: String,
+    pub destination_service: String,
+    pub bytes_per_sec: f64,
+    pub cross_zone_bytes_per_sec: f64,
+    pub drops_per_sec: f64,
+}
+
+/// How a Service routes between zones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ZoneRouting {
+    /// kube-proxy default: any endpoint, whatever its zone.
+    Default,
+    /// `service.kubernetes.io/topology-mode: Auto`.
+    TopologyAware,
+    /// `spec.trafficDistribution: PreferClose`.
+    PreferClose,
+    /// `spec.internalTrafficPolicy: Local`.
+    NodeLocal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceTopology {
+    pub namespace: String,
+    pub name: String,
+    pub routing: ZoneRouting,
+    /// Ready endpoints per zone, in `FlowSnapshot::zones` order.
+    pub ready_endpoints_by_zone: Vec<ZoneCount>,
+    /// Whether the EndpointSlices carry zone hints.
+    pub hints: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneCount {
+    pub zone: String,
+    pub count: u32,
+}
+
+// ---------------------------------------------------------------------------------------
+// Nodes (Karpenter)
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeSnapshot {
+    pub at: Timestamp,
+    pub nodes: Vec<NodeInfo>,
+    pub nodepools: Vec<NodePoolInfo>,
+    /// Launches and terminations over (at least) the last hour.
+    pub churn: Vec<ChurnEvent>,
+    pub pending_pods: Vec<PendingPod>,
+    /// Seconds from NodeClaim creation to Initialized, for claims of the last hour.
+    pub provisioning_seconds: Vec<f64>,
+    pub blockers: Vec<Blocker>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capacity {
+    Spot,
+    OnDemand,
+}
+
+impl Capacity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capacity::Spot => "spot",
+            Capacity::OnDemand => "on-demand",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub nodepool: Option<String>,
+    pub instance_type: String,
+    pub capacity: Capacity,
+    pub zone: String,
+    pub created: Timestamp,
+    pub ready: bool,
+    /// Carries the `karpenter.sh/disrupted` taint or is being deleted.
+    pub disrupting: bool,
+    pub cpu_allocatable_m: f64,
+    pub cpu_requested_m: f64,
+    pub memory_allocatable_mib: f64,
+    pub memory_requested_mib: f64,
+    pub pods: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodePoolInfo {
+    pub name: String,
+    /// `WhenEmpty` or `WhenEmptyOrUnderutilized`.
+    pub consolidation_policy: String,
+    pub consolidate_after: Option<String>,
+    pub budgets: Vec<DisruptionBudget>,
+    /// `spec.limits.cpu` in cores.
+    pub cpu_limit: Option<f64>,
+    /// CPU cores currently provisioned by the pool (`status.resources.cpu`).
+    pub cpu_provisioned: f64,
+    pub weight: Option<i32>,
+    pub capacity_types: Vec<Capacity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisruptionBudget {
+    pub nodes: String,
+    pub schedule: Option<String>,
+    pub duration: Option<String>,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChurnKind {
+    Launched,
+    Terminated,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChurnEvent {
+    pub at: Timestamp,
+    pub kind: ChurnKind,
+    pub node: String,
+    pub nodepool: String,
+    /// Why: "Provisioning" for launches; "SpotInterrupted", "Underutilized", "Empty",
+    /// "Drifted", "Expired" for terminations.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingPod {
+    pub namespace: String,
+    pub name: String,
+    pub since: Timestamp,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlockerKind {
+    /// A PodDisruptionBudget that allows no disruptions.
+    Pdb,
+    /// A pod annotated `karpenter.sh/do-not-disrupt: "true"`.
+    DoNotDisrupt,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Blocker {
+    pub kind: BlockerKind,
+    pub namespace: String,
+    pub name: String,
+    pub detail: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Workloads (right-sizing; also the basis of cost allocation)
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadSnapshot {
+    pub at: Timestamp,
+    /// The window the percentiles cover, e.g. "7d".
+    pub window: String,
+    pub workloads: Vec<WorkloadUsage>,
+    pub namespaces: Vec<NamespaceInfo>,
+}
+
+/// A namespace and the cost-allocation labels it carries (`cost-center`, `team`, `environment`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamespaceInfo {
+    pub name: String,
+    pub cost_center: Option<String>,
+    pub team: Option<String>,
+    pub environment: Option<String>,
+}
+
+/// Requests against real usage for one container of one workload (per replica).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadUsage {
+    pub namespace: String,
+    pub name: String,
+    /// Deployment, StatefulSet or DaemonSet.
+    pub kind: String,
+    pub container: String,
+    pub replicas: u32,
+    pub cpu_request_m: f64,
+    pub cpu_limit_m: Option<f64>,
+    pub cpu_p95_m: f64,
+    pub memory_request_mib: f64,
+    pub memory_limit_mib: Option<f64>,
+    pub memory_p95_mib: f64,
+    pub memory_p99_mib: f64,
+    /// Throttled periods / total CFS periods, 0..=1.
+    pub throttling_ratio: f64,
+    pub oom_kills_7d: u32,
+    pub restarts_24h: u32,
+    pub vpa: Option<VpaAdvice>,
+    /// An HPA scales this workload on CPU utilisation.
+    pub hpa_on_cpu: bool,
+    /// How many days of usage history the percentiles rest on.
+    pub history_days: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VpaAdvice {
+    pub update_mode: String,
+    pub cpu_target_m: f64,
+    pub memory_target_mib: f64,
+}
