@@ -1,1 +1,95 @@
-//! The terminal user interface: pure rendering of the app's state with a theme.
+//! The terminal user interface: a pure function of the cockpit's model, the navigation
+//! state and the theme. Nothing here fetches, locks or mutates.
+
+pub mod theme;
+
+use ratatui::Frame;
+
+use crate::domain::{Cockpit, Pane};
+use theme::Theme;
+
+/// Which screen is in front: the overview or one of the six panes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Screen {
+    Overview,
+    Pane(Pane),
+}
+
+impl Screen {
+    /// Overview first, then the panes in their order: what Tab cycles through.
+    pub const ALL: [Screen; 7] = [
+        Screen::Overview,
+        Screen::Pane(Pane::Dns),
+        Screen::Pane(Pane::Gateways),
+        Screen::Pane(Pane::Flows),
+        Screen::Pane(Pane::Nodes),
+        Screen::Pane(Pane::Rightsizing),
+        Screen::Pane(Pane::Spend),
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Overview => "Overview",
+            Screen::Pane(pane) => pane.title(),
+        }
+    }
+}
+
+/// A window drawn over the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+    /// The evidence behind one finding.
+    Detail { finding_id: String },
+}
+
+/// Navigation state: what the user is looking at. Owned and changed by the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub screen: Screen,
+    /// Index into the findings listed on the current screen (overview: all findings).
+    pub selected: usize,
+    /// First row shown of the current pane's object table.
+    pub table_offset: usize,
+    pub overlay: Option<Overlay>,
+    /// First line shown of the help overlay.
+    pub help_offset: usize,
+}
+
+impl Default for View {
+    fn default() -> Self {
+        View {
+            screen: Screen::Overview,
+            selected: 0,
+            table_offset: 0,
+            overlay: None,
+            help_offset: 0,
+        }
+    }
+}
+
+/// One key binding as the help overlay and the footer show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyHint {
+    /// The keys, already formatted for display, e.g. "Tab" or "j/↓".
+    pub keys: String,
+    pub desc: String,
+    /// Where the binding applies: "global", "pane", "overlay"…
+    pub scope: String,
+}
+
+/// Everything a frame is drawn from.
+pub struct RenderInput<'a> {
+    pub cockpit: &'a Cockpit,
+    pub view: &'a View,
+    pub theme: &'a Theme,
+    /// All bindings, for the help overlay.
+    pub keys: &'a [KeyHint],
+    /// The few bindings that apply on the current screen, for the footer.
+    pub footer: &'a [KeyHint],
+    /// Messages for the user (e.g. "keymap.toml line 3: unknown action"), newest last.
+    pub notices: &'a [String],
+}
+
+/// Draws one frame.
+pub fn render(_frame: &mut Frame, _input: &RenderInput) {}
