@@ -1,2 +1,11 @@
-//! The application: state, messages, the update function, the effect runner and keymap
-//! resolution. The only place where backend, domain and ui meet.
+//! The application: state, messages, the update function, the loop that runs effects, and
+//! configuration and key map resolution. The only place where backend, domain and ui meet.
+
+pub mod config;
+pub mod keymap;
+pub mod logging;
+pub mod message;
+pub mod runner;
+pub mod snapshot;
+pub mod state;
+pub mod update;

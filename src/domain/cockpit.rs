@@ -62,6 +62,8 @@ pub struct Cockpit {
     findings_by_pane: BTreeMap<Pane, Vec<Finding>>,
     findings: Vec<Finding>,
     retention: chrono::Duration,
+    /// The backend said its initial state is complete.
+    pub initial_sync_done: bool,
 }
 
 impl Cockpit {
@@ -81,6 +83,7 @@ impl Cockpit {
             findings_by_pane: BTreeMap::new(),
             findings: Vec::new(),
             retention: chrono::Duration::minutes(DEFAULT_RETENTION_MINUTES),
+            initial_sync_done: false,
         }
     }
 
@@ -140,6 +143,7 @@ impl Cockpit {
             Update::Source(status) => {
                 self.sources.insert(status.pane, status);
             }
+            Update::InitialSyncDone => self.initial_sync_done = true,
         }
     }
 

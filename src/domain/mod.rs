@@ -4,6 +4,7 @@
 pub mod cockpit;
 pub mod corefile;
 pub mod dns;
+pub mod file_error;
 pub mod finding;
 pub mod flows;
 pub mod gateways;
@@ -19,6 +20,7 @@ pub mod thresholds;
 pub mod time;
 
 pub use cockpit::Cockpit;
+pub use file_error::FileError;
 pub use finding::{Evidence, Finding, FixKind, Severity};
 pub use model::*;
 pub use time::Timestamp;

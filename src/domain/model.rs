@@ -119,6 +119,9 @@ pub enum Update {
     Workloads(WorkloadSnapshot),
     /// A source of one pane became healthy, degraded or unavailable.
     Source(SourceStatus),
+    /// The backend has delivered its initial state (history included): from here on the
+    /// cockpit shows the cluster as it is, and one-shot commands such as `snapshot` can read it.
+    InitialSyncDone,
 }
 
 /// How the data behind a pane is doing.

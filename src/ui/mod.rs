@@ -1,6 +1,9 @@
 //! The terminal user interface: a pure function of the cockpit's model, the navigation
 //! state and the theme. Nothing here fetches, locks or mutates.
 
+pub mod terminal;
+pub mod format;
+pub mod text;
 pub mod theme;
 
 use ratatui::Frame;

@@ -1,0 +1,276 @@
+//! Loading what the user configures: the theme, the key map and the thresholds, from the
+//! command line, the configuration file and the user's files in the XDG config directory.
+//! A bad file never stops kockpit: it is reported (file, line, problem) and the built-in
+//! default is used instead.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::keymap::{BUILTIN_KEYMAPS, Keymap};
+use crate::domain::FileError;
+use crate::domain::cockpit::AnalysisConfig;
+use crate::domain::prices::PriceTable;
+use crate::domain::thresholds::Thresholds;
+use crate::ui::theme::{BUILTIN_THEMES, Theme};
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// A theme name or a path to a theme file.
+    pub theme: Option<String>,
+    /// A key map name or a path to a key map file.
+    pub keymap: Option<String>,
+    /// A configuration file other than the one in the config directory.
+    pub config_file: Option<PathBuf>,
+    /// `NO_COLOR` is set: no colour at all.
+    pub no_color: bool,
+}
+
+/// The resolved configuration, and what went wrong while resolving it.
+pub struct Settings {
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub analysis: AnalysisConfig,
+    /// One line per problem found, for the user to read in the cockpit.
+    pub notices: Vec<String>,
+}
+
+/// The configuration file: everything optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    theme: Option<String>,
+    keymap: Option<String>,
+    #[serde(default)]
+    thresholds: Thresholds,
+}
+
+/// The directory user files are read from: `$KOCKPIT_CONFIG_DIR`, else the XDG config
+/// directory (`~/.config/kockpit`).
+pub fn config_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("KOCKPIT_CONFIG_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("", "", "kockpit").map(|dirs| dirs.config_dir().to_path_buf())
+}
+
+/// The directory logs (and later the audit log) are written to: `$KOCKPIT_STATE_DIR`, else
+/// the XDG state directory (`~/.local/state/kockpit`).
+pub fn state_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("KOCKPIT_STATE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let dirs = directories::ProjectDirs::from("", "", "kockpit")?;
+    Some(
+        dirs.state_dir()
+            .unwrap_or_else(|| dirs.data_local_dir())
+            .to_path_buf(),
+    )
+}
+
+/// `NO_COLOR` counts when it is set to anything but the empty string (no-color.org).
+pub fn no_color_requested() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
+}
+
+pub fn load(request: &Request) -> Settings {
+    let mut notices = Vec::new();
+    let dir = config_dir();
+
+    let config_path = request
+        .config_file
+        .clone()
+        .or_else(|| dir.as_ref().map(|d| d.join("config.toml")));
+    let config = match config_path {
+        Some(path) => load_config_file(&path, request.config_file.is_some(), &mut notices),
+        None => ConfigFile::default(),
+    };
+
+    let theme_choice = request.theme.clone().or(config.theme);
+    let mut theme = resolve_theme(theme_choice.as_deref(), &mut notices);
+    if let Some(dir) = &dir {
+        theme = merge_user_file(theme, &dir.join("theme.toml"), &mut notices, Theme::merge_toml);
+    }
+    if request.no_color {
+        theme = theme.without_color();
+    }
+
+    let keymap_choice = request.keymap.clone().or(config.keymap);
+    let mut keymap = resolve_keymap(keymap_choice.as_deref(), &mut notices);
+    if let Some(dir) = &dir {
+        keymap = merge_user_file(keymap, &dir.join("keymap.toml"), &mut notices, Keymap::merge_toml);
+    }
+
+    Settings {
+        theme,
+        keymap,
+        analysis: AnalysisConfig {
+            thresholds: config.thresholds,
+            prices: PriceTable::builtin(),
+        },
+        notices,
+    }
+}
+
+/// Reads the configuration file. A missing default file is normal; a missing file the
+/// user named, or a malformed one, is reported.
+fn load_config_file(path: &Path, named_by_user: bool, notices: &mut Vec<String>) -> ConfigFile {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && !named_by_user => {
+            return ConfigFile::default();
+        }
+        Err(error) => {
+            notices.push(format!("{}: {error}; using defaults", path.display()));
+            return ConfigFile::default();
+        }
+    };
+    let origin = path.display().to_string();
+    match toml::from_str(&text) {
+        Ok(config) => config,
+        Err(error) => {
+            let error = FileError::from_toml(&origin, &text, &error);
+            notices.push(format!("{error}; using defaults"));
+            ConfigFile::default()
+        }
+    }
+}
+
+/// A built-in name, or else a path whose file is merged over the dark theme.
+fn resolve_theme(choice: Option<&str>, notices: &mut Vec<String>) -> Theme {
+    let Some(choice) = choice else {
+        return Theme::default();
+    };
+    if let Some(theme) = Theme::builtin(choice) {
+        return theme;
+    }
+    if !looks_like_path(choice) {
+        notices.push(format!(
+            "unknown theme `{choice}` (built-in: {}); using dark",
+            BUILTIN_THEMES.join(", ")
+        ));
+        return Theme::default();
+    }
+    merge_user_file(Theme::default(), Path::new(choice), notices, Theme::merge_toml)
+}
+
+/// A built-in name, or else a path whose file is merged over the default key map.
+fn resolve_keymap(choice: Option<&str>, notices: &mut Vec<String>) -> Keymap {
+    let Some(choice) = choice else {
+        return Keymap::default();
+    };
+    if let Some(keymap) = Keymap::builtin(choice) {
+        return keymap;
+    }
+    if !looks_like_path(choice) {
+        notices.push(format!(
+            "unknown key map `{choice}` (built-in: {}); using default",
+            BUILTIN_KEYMAPS.join(", ")
+        ));
+        return Keymap::default();
+    }
+    let path = Path::new(choice);
+    if !path.exists() {
+        notices.push(format!("{choice}: no such key map file; using default"));
+        return Keymap::default();
+    }
+    merge_user_file(Keymap::default(), path, notices, Keymap::merge_toml)
+}
+
+fn looks_like_path(choice: &str) -> bool {
+    choice.contains('/') || choice.ends_with(".toml")
+}
+
+/// Merges the file at `path` (if it exists) over `base` with `merge`; on any problem the
+/// base is kept and the problem becomes a notice.
+fn merge_user_file<T, E: std::fmt::Display>(
+    base: T,
+    path: &Path,
+    notices: &mut Vec<String>,
+    merge: impl Fn(&T, &str, &str) -> Result<T, E>,
+) -> T {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return base,
+        Err(error) => {
+            notices.push(format!("{}: {error}; ignored", path.display()));
+            return base;
+        }
+    };
+    match merge(&base, &text, &path.display().to_string()) {
+        Ok(merged) => merged,
+        Err(error) => {
+            notices.push(format!("{error}; using the built-in default"));
+            base
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("kockpit-config-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    #[test]
+    fn malformed_user_keymap_is_reported_and_default_kept() {
+        let dir = temp_dir("keymap");
+        let path = dir.join("keymap.toml");
+        std::fs::write(&path, "[[global]]\non = \"x\"\nrun = \"fly\"\n").expect("write");
+        let mut notices = Vec::new();
+        let keymap = merge_user_file(Keymap::default(), &path, &mut notices, Keymap::merge_toml);
+        assert_eq!(keymap, Keymap::default());
+        assert_eq!(notices.len(), 1);
+        assert!(notices[0].contains("keymap.toml: line 3"), "{}", notices[0]);
+        assert!(notices[0].contains("unknown action `fly`"));
+    }
+
+    #[test]
+    fn malformed_config_file_is_reported_with_its_line() {
+        let dir = temp_dir("config");
+        let path = dir.join("config.toml");
+        std::fs::write(&path, "theme = \"light\"\n[thresholds]\ndns_p99_ms = 5\n").expect("write");
+        let mut notices = Vec::new();
+        let config = load_config_file(&path, true, &mut notices);
+        assert!(config.theme.is_none());
+        assert!(notices[0].contains("line 3"), "{}", notices[0]);
+    }
+
+    #[test]
+    fn thresholds_can_be_overridden_partially() {
+        let config: ConfigFile =
+            toml::from_str("[thresholds]\ndns_p99_ms = { warning = 20.0, critical = 40.0 }\n")
+                .expect("parses");
+        assert_eq!(config.thresholds.dns_p99_ms.critical, 40.0);
+        assert_eq!(
+            config.thresholds.dns_cache_hit_ratio,
+            Thresholds::default().dns_cache_hit_ratio
+        );
+    }
+
+    #[test]
+    fn unknown_names_fall_back_with_a_notice() {
+        let mut notices = Vec::new();
+        resolve_theme(Some("solarized"), &mut notices);
+        resolve_keymap(Some("emacs"), &mut notices);
+        assert_eq!(notices.len(), 2);
+        assert!(notices[0].contains("unknown theme `solarized`"));
+        assert!(notices[1].contains("unknown key map `emacs`"));
+    }
+
+    #[test]
+    fn missing_named_config_file_is_reported() {
+        let mut notices = Vec::new();
+        load_config_file(Path::new("/nonexistent/kockpit.toml"), true, &mut notices);
+        assert_eq!(notices.len(), 1);
+        let mut quiet = Vec::new();
+        load_config_file(Path::new("/nonexistent/kockpit.toml"), false, &mut quiet);
+        assert!(quiet.is_empty());
+    }
+}

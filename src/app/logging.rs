@@ -1,0 +1,23 @@
+//! Logs go to a file in the state directory, never to the screen while the cockpit runs.
+
+use std::path::Path;
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::EnvFilter;
+
+/// Starts logging to `<dir>/kockpit.log` (level from `KOCKPIT_LOG`, default `info`).
+/// Returns the guard that flushes the log when dropped, or `None` if the file cannot be
+/// opened, in which case kockpit runs without a log rather than not at all.
+pub fn init(dir: &Path) -> Option<WorkerGuard> {
+    std::fs::create_dir_all(dir).ok()?;
+    let appender = tracing_appender::rolling::never(dir, "kockpit.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = EnvFilter::try_from_env("KOCKPIT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}

@@ -1,0 +1,39 @@
+//! One-shot reading of a backend for `kockpit snapshot`: start it, apply what it sends until
+//! it says its initial state is complete (or a deadline passes), and hand back the model.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::runner::UPDATE_QUEUE;
+use crate::backend::Backend;
+use crate::domain::Cockpit;
+use crate::domain::cockpit::AnalysisConfig;
+
+/// What the collection ended with.
+pub struct Collected {
+    pub cockpit: Cockpit,
+    /// False when the deadline passed or the backend stopped before its initial state was
+    /// complete; the report then shows what arrived and says so.
+    pub complete: bool,
+}
+
+pub async fn collect(backend: Box<dyn Backend>, analysis: AnalysisConfig, deadline: Duration) -> Collected {
+    let (sender, mut updates) = mpsc::channel(UPDATE_QUEUE);
+    let handle = backend.start(sender);
+    let mut cockpit = Cockpit::new(analysis);
+    let until = tokio::time::Instant::now() + deadline;
+    let complete = loop {
+        match tokio::time::timeout_at(until, updates.recv()).await {
+            Ok(Some(update)) => {
+                cockpit.apply(update);
+                if cockpit.initial_sync_done {
+                    break true;
+                }
+            }
+            Ok(None) | Err(_) => break false,
+        }
+    };
+    handle.shutdown();
+    Collected { cockpit, complete }
+}

@@ -1,0 +1,247 @@
+//! `update`: the only code that changes the app's state. It is synchronous and pure apart
+//! from the state it is given; anything that touches the outside world is returned as an
+//! `Effect` for the runner.
+
+use super::keymap::Scope;
+use super::message::{Action, Effect, Message};
+use super::state::State;
+use crate::backend::Command;
+use crate::domain::{Finding, Pane};
+use crate::ui::{KeyHint, Overlay, Screen};
+
+/// The slowest and fastest the simulator clock may run, in virtual seconds per second.
+const MIN_SPEED: f64 = 0.25;
+const MAX_SPEED: f64 = 600.0;
+/// Rows the table moves per page key.
+const TABLE_PAGE: usize = 10;
+
+pub fn update(state: &mut State, message: Message) -> Vec<Effect> {
+    match message {
+        Message::Key(event) => {
+            let overlay_open = state.view.overlay.is_some();
+            match state.keymap.resolve(overlay_open, event) {
+                Some(action) => apply(state, action),
+                None => Vec::new(),
+            }
+        }
+        Message::Resize => {
+            state.dirty = true;
+            Vec::new()
+        }
+        Message::Backend(update) => {
+            state.cockpit.apply(update);
+            clamp_selection(state);
+            state.dirty = true;
+            Vec::new()
+        }
+        Message::Action(action) => apply(state, action),
+    }
+}
+
+fn apply(state: &mut State, action: Action) -> Vec<Effect> {
+    state.dirty = true;
+    let view = &mut state.view;
+    match action {
+        Action::Quit => return vec![Effect::Quit],
+        Action::Help => {
+            view.overlay = Some(Overlay::Help);
+            view.help_offset = 0;
+        }
+        Action::Close => view.overlay = None,
+        Action::NextScreen => switch_screen(state, step_screen(state.view.screen, 1)),
+        Action::PrevScreen => switch_screen(state, step_screen(state.view.screen, -1)),
+        Action::Overview => switch_screen(state, Screen::Overview),
+        Action::PaneDns => switch_screen(state, Screen::Pane(Pane::Dns)),
+        Action::PaneGateways => switch_screen(state, Screen::Pane(Pane::Gateways)),
+        Action::PaneFlows => switch_screen(state, Screen::Pane(Pane::Flows)),
+        Action::PaneNodes => switch_screen(state, Screen::Pane(Pane::Nodes)),
+        Action::PaneRightsizing => switch_screen(state, Screen::Pane(Pane::Rightsizing)),
+        Action::PaneSpend => switch_screen(state, Screen::Pane(Pane::Spend)),
+        Action::SelectNext => {
+            view.selected = view.selected.saturating_add(1);
+            clamp_selection(state);
+        }
+        Action::SelectPrev => view.selected = view.selected.saturating_sub(1),
+        Action::SelectFirst => view.selected = 0,
+        Action::SelectLast => {
+            view.selected = usize::MAX;
+            clamp_selection(state);
+        }
+        Action::OpenDetail => {
+            if let Some(finding) = selected_finding(state) {
+                let finding_id = finding.id.clone();
+                state.view.overlay = Some(Overlay::Detail { finding_id });
+            }
+        }
+        Action::GoToFindingPane => {
+            if let Some(pane) = selected_finding(state).map(|f| f.pane) {
+                let id = selected_finding(state).map(|f| f.id.clone());
+                switch_screen(state, Screen::Pane(pane));
+                // Keep the same finding selected on its pane.
+                if let Some(id) = id {
+                    let position = state.cockpit.pane_findings(pane).iter().position(|f| f.id == id);
+                    state.view.selected = position.unwrap_or(0);
+                }
+            }
+        }
+        Action::TableDown => view.table_offset = view.table_offset.saturating_add(TABLE_PAGE),
+        Action::TableUp => view.table_offset = view.table_offset.saturating_sub(TABLE_PAGE),
+        Action::ScrollDown => view.help_offset = view.help_offset.saturating_add(1),
+        Action::ScrollUp => view.help_offset = view.help_offset.saturating_sub(1),
+        Action::TogglePause => {
+            state.paused = !state.paused;
+            let command = if state.paused {
+                Command::Pause
+            } else {
+                Command::Resume
+            };
+            return vec![Effect::Backend(command)];
+        }
+        Action::SpeedUp | Action::SpeedDown => {
+            let factor = if action == Action::SpeedUp { 2.0 } else { 0.5 };
+            state.speed = (state.speed * factor).clamp(MIN_SPEED, MAX_SPEED);
+            let speed = state.speed;
+            state.notify(format!("simulator speed {speed}x"));
+            return vec![Effect::Backend(Command::SetSpeed(speed))];
+        }
+        Action::None => state.dirty = false,
+    }
+    Vec::new()
+}
+
+fn step_screen(current: Screen, delta: isize) -> Screen {
+    let count = Screen::ALL.len() as isize;
+    let index = Screen::ALL
+        .iter()
+        .position(|s| *s == current)
+        .unwrap_or(0) as isize;
+    Screen::ALL[(index + delta).rem_euclid(count) as usize]
+}
+
+fn switch_screen(state: &mut State, screen: Screen) {
+    if state.view.screen != screen {
+        state.view.screen = screen;
+        state.view.selected = 0;
+        state.view.table_offset = 0;
+    }
+    state.view.overlay = None;
+}
+
+/// The findings listed on the current screen.
+pub fn listed_findings(state: &State) -> &[Finding] {
+    match state.view.screen {
+        Screen::Overview => state.cockpit.findings(),
+        Screen::Pane(pane) => state.cockpit.pane_findings(pane),
+    }
+}
+
+fn selected_finding(state: &State) -> Option<&Finding> {
+    listed_findings(state).get(state.view.selected)
+}
+
+/// Keeps the selection on a listed finding when findings come and go.
+fn clamp_selection(state: &mut State) {
+    let count = listed_findings(state).len();
+    state.view.selected = state.view.selected.min(count.saturating_sub(1));
+}
+
+/// The footer's hints for what the user is looking at, with the keys the key map binds.
+pub fn footer_hints(state: &State) -> Vec<KeyHint> {
+    if state.view.overlay.is_some() {
+        return state.keymap.footer(
+            Scope::Overlay,
+            &[(Action::Close, "close"), (Action::ScrollDown, "scroll")],
+        );
+    }
+    let mut actions = vec![
+        (Action::NextScreen, "next pane"),
+        (Action::SelectNext, "select"),
+        (Action::OpenDetail, "evidence"),
+    ];
+    match state.view.screen {
+        Screen::Overview => actions.push((Action::GoToFindingPane, "go to pane")),
+        Screen::Pane(_) => actions.push((Action::TableDown, "scroll table")),
+    }
+    actions.extend([(Action::Help, "help"), (Action::Quit, "quit")]);
+    state.keymap.footer(Scope::Global, &actions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::keymap::Keymap;
+    use crate::domain::cockpit::AnalysisConfig;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn state() -> State {
+        State::new(AnalysisConfig::default(), Keymap::default(), 1.0)
+    }
+
+    fn key(state: &mut State, code: KeyCode) -> Vec<Effect> {
+        update(state, Message::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn tab_cycles_through_every_screen_and_wraps() {
+        let mut state = state();
+        let mut seen = vec![state.view.screen];
+        for _ in 0..Screen::ALL.len() {
+            key(&mut state, KeyCode::Tab);
+            seen.push(state.view.screen);
+        }
+        assert_eq!(&seen[..7], &Screen::ALL);
+        assert_eq!(seen[7], Screen::Overview);
+        key(&mut state, KeyCode::BackTab);
+        assert_eq!(state.view.screen, Screen::Pane(Pane::Spend));
+    }
+
+    #[test]
+    fn digits_jump_to_panes_and_reset_selection() {
+        let mut state = state();
+        state.view.selected = 3;
+        key(&mut state, KeyCode::Char('4'));
+        assert_eq!(state.view.screen, Screen::Pane(Pane::Nodes));
+        assert_eq!(state.view.selected, 0);
+    }
+
+    #[test]
+    fn help_opens_and_q_closes_it_before_quitting() {
+        let mut state = state();
+        key(&mut state, KeyCode::Char('?'));
+        assert_eq!(state.view.overlay, Some(Overlay::Help));
+        assert!(key(&mut state, KeyCode::Char('q')).is_empty());
+        assert_eq!(state.view.overlay, None);
+        assert_eq!(key(&mut state, KeyCode::Char('q')), vec![Effect::Quit]);
+    }
+
+    #[test]
+    fn selection_stays_within_the_listed_findings() {
+        let mut state = state();
+        key(&mut state, KeyCode::Down);
+        assert_eq!(state.view.selected, 0, "no findings, nothing to select");
+        key(&mut state, KeyCode::Enter);
+        assert_eq!(state.view.overlay, None, "no finding, no detail");
+    }
+
+    #[test]
+    fn pause_and_speed_become_backend_commands() {
+        let mut state = state();
+        assert_eq!(
+            key(&mut state, KeyCode::Char('p')),
+            vec![Effect::Backend(Command::Pause)]
+        );
+        assert_eq!(
+            key(&mut state, KeyCode::Char('>')),
+            vec![Effect::Backend(Command::SetSpeed(2.0))]
+        );
+        assert!(state.notices.last().is_some_and(|n| n.contains("2x")));
+    }
+
+    #[test]
+    fn unbound_keys_change_nothing() {
+        let mut state = state();
+        state.dirty = false;
+        assert!(key(&mut state, KeyCode::Char('Z')).is_empty());
+        assert!(!state.dirty);
+    }
+}
