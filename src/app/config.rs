@@ -90,7 +90,12 @@ pub fn load(request: &Request) -> Settings {
     let theme_choice = request.theme.clone().or(config.theme);
     let mut theme = resolve_theme(theme_choice.as_deref(), &mut notices);
     if let Some(dir) = &dir {
-        theme = merge_user_file(theme, &dir.join("theme.toml"), &mut notices, Theme::merge_toml);
+        theme = merge_user_file(
+            theme,
+            &dir.join("theme.toml"),
+            &mut notices,
+            Theme::merge_toml,
+        );
     }
     if request.no_color {
         theme = theme.without_color();
@@ -99,7 +104,12 @@ pub fn load(request: &Request) -> Settings {
     let keymap_choice = request.keymap.clone().or(config.keymap);
     let mut keymap = resolve_keymap(keymap_choice.as_deref(), &mut notices);
     if let Some(dir) = &dir {
-        keymap = merge_user_file(keymap, &dir.join("keymap.toml"), &mut notices, Keymap::merge_toml);
+        keymap = merge_user_file(
+            keymap,
+            &dir.join("keymap.toml"),
+            &mut notices,
+            Keymap::merge_toml,
+        );
     }
 
     Settings {
@@ -152,7 +162,12 @@ fn resolve_theme(choice: Option<&str>, notices: &mut Vec<String>) -> Theme {
         ));
         return Theme::default();
     }
-    merge_user_file(Theme::default(), Path::new(choice), notices, Theme::merge_toml)
+    merge_user_file(
+        Theme::default(),
+        Path::new(choice),
+        notices,
+        Theme::merge_toml,
+    )
 }
 
 /// A built-in name, or else a path whose file is merged over the default key map.
@@ -212,7 +227,8 @@ mod tests {
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("kockpit-config-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("kockpit-config-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         dir

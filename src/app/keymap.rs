@@ -225,7 +225,9 @@ impl Keymap {
             lookup: HashMap::new(),
         };
         // The shipped files are tested to parse; failing here would be a build defect.
-        let default = empty.merge_toml(DEFAULT_KEYMAP, "keymaps/default.toml").ok()?;
+        let default = empty
+            .merge_toml(DEFAULT_KEYMAP, "keymaps/default.toml")
+            .ok()?;
         match name {
             "default" => Some(default),
             "vim" => default.merge_toml(VIM_KEYMAP, "keymaps/vim.toml").ok(),
@@ -247,8 +249,9 @@ impl Keymap {
                 let on_span = entry.on.span();
                 let mut keys = Vec::new();
                 for name in entry.on.into_inner().into_vec() {
-                    let key = Key::parse(&name)
-                        .map_err(|problem| FileError::at_offset(origin, text, on_span.start, problem))?;
+                    let key = Key::parse(&name).map_err(|problem| {
+                        FileError::at_offset(origin, text, on_span.start, problem)
+                    })?;
                     keys.push(key);
                 }
                 if keys.is_empty() {
@@ -398,7 +401,9 @@ mod tests {
         let big_g = press(KeyCode::Char('G'), KeyModifiers::SHIFT);
         assert_eq!(keymap.resolve(false, big_g), Some(Action::SelectLast));
         assert_eq!(
-            keymap.keys_for(Scope::Global, Action::NextScreen).as_deref(),
+            keymap
+                .keys_for(Scope::Global, Action::NextScreen)
+                .as_deref(),
             Some("Tab/→/l")
         );
     }
@@ -414,7 +419,9 @@ run = "quit"
 on = "q"
 run = "none"
 "#;
-        let keymap = Keymap::default().merge_toml(user, "keymap.toml").expect("merges");
+        let keymap = Keymap::default()
+            .merge_toml(user, "keymap.toml")
+            .expect("merges");
         let q = press(KeyCode::Char('q'), KeyModifiers::NONE);
         let x = press(KeyCode::Char('x'), KeyModifiers::NONE);
         assert_eq!(keymap.resolve(false, q), None);
@@ -443,7 +450,9 @@ run = "none"
         assert!(error.problem.contains("hyper-x"));
 
         let bad_toml = "[[global]\non = \"x\"\n";
-        let error = Keymap::default().merge_toml(bad_toml, "k.toml").unwrap_err();
+        let error = Keymap::default()
+            .merge_toml(bad_toml, "k.toml")
+            .unwrap_err();
         assert_eq!(error.line, 1);
 
         let unknown_field = "[[global]]\non = \"x\"\nrun = \"quit\"\nwhen = \"always\"\n";
@@ -467,7 +476,11 @@ run = "none"
     #[test]
     fn help_lists_every_binding_with_its_description() {
         let hints = Keymap::default().hints();
-        assert!(hints.iter().any(|h| h.keys == "q/Ctrl-c" && h.desc == "Quit kockpit"));
+        assert!(
+            hints
+                .iter()
+                .any(|h| h.keys == "q/Ctrl-c" && h.desc == "Quit kockpit")
+        );
         assert!(hints.iter().all(|h| !h.desc.is_empty()));
     }
 }

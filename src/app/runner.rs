@@ -42,7 +42,15 @@ pub async fn run(settings: Settings, backend: Box<dyn Backend>, speed: f64) -> a
 
     let mut tui = terminal::enter().context("cannot set up the terminal")?;
     let _restore = RestoreOnDrop;
-    let result = event_loop(&mut tui, &mut state, &theme, &key_hints, &mut updates, &backend).await;
+    let result = event_loop(
+        &mut tui,
+        &mut state,
+        &theme,
+        &key_hints,
+        &mut updates,
+        &backend,
+    )
+    .await;
     backend.shutdown();
     drop(tui);
     terminal::restore().context("cannot restore the terminal")?;

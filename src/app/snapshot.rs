@@ -18,7 +18,11 @@ pub struct Collected {
     pub complete: bool,
 }
 
-pub async fn collect(backend: Box<dyn Backend>, analysis: AnalysisConfig, deadline: Duration) -> Collected {
+pub async fn collect(
+    backend: Box<dyn Backend>,
+    analysis: AnalysisConfig,
+    deadline: Duration,
+) -> Collected {
     let (sender, mut updates) = mpsc::channel(UPDATE_QUEUE);
     let handle = backend.start(sender);
     let mut cockpit = Cockpit::new(analysis);

@@ -29,9 +29,10 @@ pub fn update(state: &mut State, message: Message) -> Vec<Effect> {
             Vec::new()
         }
         Message::Backend(update) => {
-            state.cockpit.apply(update);
-            clamp_selection(state);
-            state.dirty = true;
+            if state.cockpit.apply(update) {
+                clamp_selection(state);
+                state.dirty = true;
+            }
             Vec::new()
         }
         Message::Action(action) => apply(state, action),
@@ -79,7 +80,11 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
                 switch_screen(state, Screen::Pane(pane));
                 // Keep the same finding selected on its pane.
                 if let Some(id) = id {
-                    let position = state.cockpit.pane_findings(pane).iter().position(|f| f.id == id);
+                    let position = state
+                        .cockpit
+                        .pane_findings(pane)
+                        .iter()
+                        .position(|f| f.id == id);
                     state.view.selected = position.unwrap_or(0);
                 }
             }
@@ -111,10 +116,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
 
 fn step_screen(current: Screen, delta: isize) -> Screen {
     let count = Screen::ALL.len() as isize;
-    let index = Screen::ALL
-        .iter()
-        .position(|s| *s == current)
-        .unwrap_or(0) as isize;
+    let index = Screen::ALL.iter().position(|s| *s == current).unwrap_or(0) as isize;
     Screen::ALL[(index + delta).rem_euclid(count) as usize]
 }
 

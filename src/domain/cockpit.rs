@@ -88,18 +88,36 @@ impl Cockpit {
     }
 
     /// Takes in one update from the backend: stores it, extends the history and
-    /// re-analyses the panes it affects.
-    pub fn apply(&mut self, update: Update) {
+    /// re-analyses the panes it affects. Returns false when the update changed nothing
+    /// (a clock tick at the time already known), so nothing needs to be redrawn.
+    pub fn apply(&mut self, update: Update) -> bool {
         match update {
             Update::Cluster(info) => self.cluster = info,
-            Update::Clock { at } => self.advance_clock(at),
+            Update::Clock { at } => {
+                if self.now.is_some_and(|now| at <= now) {
+                    return false;
+                }
+                self.advance_clock(at);
+            }
             Update::Dns(snapshot) => {
                 self.advance_clock(snapshot.at);
                 self.record(Figure::DnsQps, snapshot.at, snapshot.qps);
                 self.record(Figure::DnsP99Ms, snapshot.at, snapshot.p99_ms);
-                self.record(Figure::DnsCacheHitRatio, snapshot.at, snapshot.cache_hit_ratio);
-                self.record(Figure::DnsServfailRatio, snapshot.at, snapshot.servfail_ratio());
-                self.record(Figure::DnsNxdomainRatio, snapshot.at, snapshot.nxdomain_ratio());
+                self.record(
+                    Figure::DnsCacheHitRatio,
+                    snapshot.at,
+                    snapshot.cache_hit_ratio,
+                );
+                self.record(
+                    Figure::DnsServfailRatio,
+                    snapshot.at,
+                    snapshot.servfail_ratio(),
+                );
+                self.record(
+                    Figure::DnsNxdomainRatio,
+                    snapshot.at,
+                    snapshot.nxdomain_ratio(),
+                );
                 self.dns = Some(snapshot);
                 self.analyze_dns();
             }
@@ -115,7 +133,11 @@ impl Cockpit {
             }
             Update::Flows(snapshot) => {
                 self.advance_clock(snapshot.at);
-                self.record(Figure::CrossZoneRatio, snapshot.at, snapshot.cross_zone_ratio());
+                self.record(
+                    Figure::CrossZoneRatio,
+                    snapshot.at,
+                    snapshot.cross_zone_ratio(),
+                );
                 self.record(
                     Figure::CrossZoneBytesPerSec,
                     snapshot.at,
@@ -128,7 +150,11 @@ impl Cockpit {
                 self.advance_clock(snapshot.at);
                 self.record(Figure::NodeCount, snapshot.at, snapshot.nodes.len() as f64);
                 self.record(Figure::SpotShare, snapshot.at, spot_share(&snapshot));
-                self.record(Figure::PendingPods, snapshot.at, snapshot.pending_pods.len() as f64);
+                self.record(
+                    Figure::PendingPods,
+                    snapshot.at,
+                    snapshot.pending_pods.len() as f64,
+                );
                 self.nodes = Some(snapshot);
                 self.analyze_nodes();
                 // DNS advice depends on cluster size; spend and waste on the node fleet.
@@ -145,6 +171,7 @@ impl Cockpit {
             }
             Update::InitialSyncDone => self.initial_sync_done = true,
         }
+        true
     }
 
     fn advance_clock(&mut self, at: Timestamp) {
@@ -172,7 +199,10 @@ impl Cockpit {
 
     /// What a core and a GiB cost per hour here (zero until nodes have been seen).
     pub fn unit_costs(&self) -> UnitCosts {
-        self.spend.as_ref().map(spend::unit_costs).unwrap_or_default()
+        self.spend
+            .as_ref()
+            .map(spend::unit_costs)
+            .unwrap_or_default()
     }
 
     /// All findings, most severe first.
@@ -253,7 +283,11 @@ impl Cockpit {
             &self.config.prices,
             &self.cluster.region,
         );
-        self.record(Figure::RunRateUsdPerHour, view.at, view.run_rate_usd_per_hour);
+        self.record(
+            Figure::RunRateUsdPerHour,
+            view.at,
+            view.run_rate_usd_per_hour,
+        );
         self.record(Figure::IdleUsdPerHour, view.at, view.idle_usd_per_hour);
         let spend_findings =
             spend::analyze(&view, self.workloads.as_ref(), &self.config.thresholds);

@@ -78,7 +78,11 @@ mod tests {
         let error = toml::from_str::<Doc>(text).unwrap_err();
         let positioned = FileError::from_toml("demo.toml", text, &error);
         assert_eq!(positioned.line, 2);
-        assert!(positioned.to_string().starts_with("demo.toml: line 2, column"));
+        assert!(
+            positioned
+                .to_string()
+                .starts_with("demo.toml: line 2, column")
+        );
         assert!(!positioned.problem.contains('\n'));
     }
 }

@@ -8,22 +8,26 @@ use super::model::ObjectRef;
 /// Hours in a month as AWS bills them (365 × 24 / 12).
 pub const HOURS_PER_MONTH: f64 = 730.0;
 
-/// A ratio 0..=1 as a percentage: one decimal below 10 % so small shares stay visible.
+/// A ratio 0..=1 as a percentage: one decimal below 10 % so small shares stay visible
+/// ("0.4%", "7%", "66%").
 pub fn percent(ratio: f64) -> String {
     let value = ratio * 100.0;
     if !value.is_finite() {
         return "n/a".to_string();
     }
     if value != 0.0 && value.abs() < 10.0 {
-        format!("{value:.1}%")
+        let text = format!("{value:.1}");
+        format!("{}%", text.strip_suffix(".0").unwrap_or(&text))
     } else {
         format!("{value:.0}%")
     }
 }
 
-/// Milliseconds, without decimals once they stop mattering.
+/// Milliseconds, without decimals once they stop mattering; seconds from one second up.
 pub fn millis(value: f64) -> String {
-    if value < 10.0 {
+    if value >= 1000.0 {
+        format!("{:.1} s", value / 1000.0)
+    } else if value < 10.0 {
         format!("{value:.1} ms")
     } else {
         format!("{value:.0} ms")
@@ -62,15 +66,22 @@ pub fn usd_per_hour(value: f64) -> String {
     format!("{}/h", usd(value))
 }
 
+/// Monthly figures drop the cents from $10 up: they are estimates.
 pub fn usd_per_month(value: f64) -> String {
-    format!("{}/month", usd(value))
+    if value.is_finite() && value.abs() >= 10.0 {
+        let whole = group_thousands(value.abs().round() as u64);
+        let sign = if value < 0.0 { "-" } else { "" };
+        format!("{sign}${whole}/month")
+    } else {
+        format!("{}/month", usd(value))
+    }
 }
 
 fn group_thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -115,25 +126,26 @@ pub fn millicores(value: f64) -> String {
     format!("{value:.0}m")
 }
 
-/// A duration the way Go (and so CoreDNS and Karpenter) writes it: "30s", "1m30s", "500ms".
+/// A duration the way the Kubernetes and CoreDNS docs write it: "500ms", "30s", "300s",
+/// "1h30m". Seconds up to an hour keep settings such as `prefetch 5 60s` recognisable.
 pub fn go_duration(duration: Duration) -> String {
     let total_ms = duration.as_millis();
     if total_ms == 0 {
         return "0s".to_string();
     }
-    if total_ms % 1000 != 0 && total_ms < 1000 {
+    if !total_ms.is_multiple_of(1000) {
         return format!("{total_ms}ms");
     }
     let secs = duration.as_secs();
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
+    if secs < 3600 {
+        return format!("{secs}s");
     }
-    if m > 0 {
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let mut out = format!("{h}h");
+    if m > 0 || s > 0 {
         out.push_str(&format!("{m}m"));
     }
-    if s > 0 || out.is_empty() {
+    if s > 0 {
         out.push_str(&format!("{s}s"));
     }
     out
@@ -246,13 +258,20 @@ mod tests {
         assert_eq!(usd(0.192), "$0.19");
         assert_eq!(usd(1234.4), "$1,234");
         assert_eq!(usd(1_234_567.0), "$1,234,567");
-        assert_eq!(usd_per_month(99.5), "$99.50/month");
+        assert_eq!(usd_per_month(99.4), "$99/month");
+        assert_eq!(usd_per_month(4.5), "$4.50/month");
+        assert_eq!(usd_per_month(12_345.6), "$12,346/month");
         assert_eq!(percent(0.004), "0.4%");
         assert_eq!(percent(0.66), "66%");
         assert_eq!(percent(0.0), "0%");
+        assert_eq!(percent(0.07), "7%");
+        assert_eq!(percent(0.075), "7.5%");
         assert_eq!(bytes_per_sec(12_345_678.0), "12.3 MB/s");
         assert_eq!(bytes_per_sec(512.0), "512 B/s");
         assert_eq!(rate(4210.4), "4,210");
+        assert_eq!(millis(142.0), "142 ms");
+        assert_eq!(millis(3152.0), "3.2 s");
+        assert_eq!(millis(0.4), "0.4 ms");
     }
 
     #[test]
@@ -265,7 +284,9 @@ mod tests {
         assert_eq!(parse_go_duration("5"), None);
         assert_eq!(parse_go_duration("5x"), None);
         assert_eq!(parse_go_duration("-5s"), None);
-        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_duration(Duration::from_secs(90)), "90s");
+        assert_eq!(go_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(go_duration(Duration::from_secs(7200)), "2h");
         assert_eq!(go_duration(Duration::from_secs(30)), "30s");
         assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
     }

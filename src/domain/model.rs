@@ -111,7 +111,9 @@ pub struct ClusterInfo {
 pub enum Update {
     Cluster(ClusterInfo),
     /// The source's clock moved on (the simulator's virtual clock, or wall time).
-    Clock { at: Timestamp },
+    Clock {
+        at: Timestamp,
+    },
     Dns(DnsSnapshot),
     Gateways(GatewaySnapshot),
     Flows(FlowSnapshot),
@@ -139,11 +141,17 @@ pub struct SourceStatus {
 pub enum SourceState {
     Ok,
     /// Some figures are missing or stale; the pane still shows what it has.
-    Degraded { cause: String },
+    Degraded {
+        cause: String,
+    },
     /// Nothing can be read (unreachable, 403 and the like).
-    Unavailable { cause: String },
+    Unavailable {
+        cause: String,
+    },
     /// The thing the pane reads is not installed in this cluster (e.g. Karpenter CRDs).
-    NotInstalled { what: String },
+    NotInstalled {
+        what: String,
+    },
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,4 +1,802 @@
 //! The snapshot report (`kockpit snapshot`): every pane's figures and the findings, as JSON
-//! or Markdown.
-//!
-//! STUB: filled in by the analysis work.
+//! or Markdown. A pane that has no data yet is `null` in JSON and "no data" in Markdown.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::cockpit::Cockpit;
+use super::finding::{Evidence, Finding, Severity};
+use super::flows;
+use super::format::{
+    HOURS_PER_MONTH, bytes_per_sec, mib, millicores, millis, percent, rate, sanitize, seconds,
+    usd_per_hour, usd_per_month,
+};
+use super::gateways;
+use super::model::{ConditionStatus, FlowEdge, ObjectRef, Pane, RouteParent, RouteStatus};
+use super::nodes::{self, NodeSummary};
+use super::rightsizing::{self, Recommendation};
+use super::spend::{NamespaceCost, UnitCosts};
+use super::time::Timestamp;
+
+/// How many rows a Markdown table shows before it stops.
+const MARKDOWN_ROWS: usize = 5;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// "simulated", "live" or "replay".
+    pub source: String,
+    /// e.g. "scenario dns-storm, seed 7, 1x".
+    pub detail: String,
+    pub cluster: String,
+    pub region: String,
+    /// The source's clock when the report was taken.
+    pub at: Option<Timestamp>,
+    /// False when the source had not sent its full initial state yet: panes may be missing.
+    pub complete: bool,
+    pub dns: Option<DnsReport>,
+    pub gateways: Option<GatewaysReport>,
+    pub flows: Option<FlowsReport>,
+    pub nodes: Option<NodeSummary>,
+    pub rightsizing: Option<RightsizingReport>,
+    pub spend: Option<SpendReport>,
+    /// Most severe first.
+    pub findings: Vec<FindingReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DnsReport {
+    pub qps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub cache_hit_ratio: f64,
+    pub servfail_ratio: f64,
+    pub nxdomain_ratio: f64,
+    pub replicas: u32,
+    pub ready_replicas: u32,
+    pub upstream_p99_ms: Option<f64>,
+    pub nodelocal_dns: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GatewaysReport {
+    pub gateways: Vec<GatewayRow>,
+    pub routes: Vec<RouteRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GatewayRow {
+    pub namespace: String,
+    pub name: String,
+    pub class: String,
+    pub address: Option<String>,
+    pub accepted: bool,
+    pub programmed: bool,
+    pub attached_routes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouteRow {
+    pub namespace: String,
+    pub name: String,
+    pub kind: String,
+    /// Every parent reports `Accepted=True`.
+    pub accepted: bool,
+    /// Every parent reports `ResolvedRefs=True`.
+    pub resolved_refs: bool,
+    /// What stands between the route and its traffic, or "OK".
+    pub reason: String,
+    /// Ready pods behind the backends that take traffic.
+    pub ready_backends: u32,
+    /// All pods behind those backends.
+    pub total_backends: u32,
+    pub error_5xx_ratio: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlowsReport {
+    pub cross_zone_ratio: f64,
+    pub cross_zone_bytes_per_sec: f64,
+    pub cross_zone_usd_per_month: f64,
+    pub total_bytes_per_sec: f64,
+    pub edges: Vec<FlowEdge>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RightsizingReport {
+    pub window: String,
+    pub total_monthly_waste_usd: f64,
+    /// Most wasteful first.
+    pub workloads: Vec<WorkloadRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadRow {
+    pub namespace: String,
+    pub name: String,
+    pub kind: String,
+    pub container: String,
+    pub replicas: u32,
+    pub cpu_request_m: f64,
+    pub cpu_p95_m: f64,
+    pub memory_request_mib: f64,
+    pub memory_p95_mib: f64,
+    pub recommended: Recommendation,
+    pub monthly_waste_usd: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpendReport {
+    pub run_rate_usd_per_hour: f64,
+    pub run_rate_usd_per_month: f64,
+    pub idle_usd_per_hour: f64,
+    pub shared_usd_per_hour: f64,
+    pub unallocated_usd_per_hour: f64,
+    pub spot_share: f64,
+    pub by_namespace: Vec<NamespaceCost>,
+    pub unit_costs: UnitCosts,
+    pub unpriced_instance_types: Vec<String>,
+    /// Where the prices came from.
+    pub prices: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingReport {
+    pub id: String,
+    pub pane: Pane,
+    pub severity: Severity,
+    pub summary: String,
+    pub object: ObjectRef,
+    /// The fix's slug (e.g. "dns-cache-profile"), or null.
+    pub fix: Option<&'static str>,
+    pub evidence: Vec<Evidence>,
+}
+
+impl From<&Finding> for FindingReport {
+    fn from(finding: &Finding) -> Self {
+        FindingReport {
+            id: finding.id.clone(),
+            pane: finding.pane,
+            severity: finding.severity,
+            summary: finding.summary.clone(),
+            object: finding.object.clone(),
+            fix: finding.fix.map(|f| f.slug()),
+            evidence: finding.evidence.clone(),
+        }
+    }
+}
+
+fn all_parents(route: &RouteStatus, condition: impl Fn(&RouteParent) -> bool) -> bool {
+    !route.parents.is_empty() && route.parents.iter().all(condition)
+}
+
+fn is_true(condition: &Option<super::model::Condition>) -> bool {
+    condition
+        .as_ref()
+        .is_some_and(|c| c.status == ConditionStatus::True)
+}
+
+impl Report {
+    pub fn from_cockpit(cockpit: &Cockpit) -> Report {
+        let dns = cockpit.dns.as_ref().map(|d| DnsReport {
+            qps: d.qps,
+            p50_ms: d.p50_ms,
+            p99_ms: d.p99_ms,
+            cache_hit_ratio: d.cache_hit_ratio,
+            servfail_ratio: d.servfail_ratio(),
+            nxdomain_ratio: d.nxdomain_ratio(),
+            replicas: d.replicas,
+            ready_replicas: d.ready_replicas,
+            upstream_p99_ms: d.upstream_p99_ms,
+            nodelocal_dns: d.nodelocal_dns,
+        });
+        let gateways = cockpit.gateways.as_ref().map(|g| GatewaysReport {
+            gateways: g
+                .gateways
+                .iter()
+                .map(|gw| GatewayRow {
+                    namespace: gw.namespace.clone(),
+                    name: gw.name.clone(),
+                    class: gw.class.clone(),
+                    address: gw.address.clone(),
+                    accepted: is_true(&gw.accepted),
+                    programmed: is_true(&gw.programmed),
+                    attached_routes: gw.attached_routes,
+                })
+                .collect(),
+            routes: g
+                .routes
+                .iter()
+                .map(|r| {
+                    let readiness = gateways::ready_backends(r);
+                    RouteRow {
+                        namespace: r.namespace.clone(),
+                        name: r.name.clone(),
+                        kind: r.kind.as_str().to_string(),
+                        accepted: all_parents(r, |p| is_true(&p.accepted)),
+                        resolved_refs: all_parents(r, |p| is_true(&p.resolved_refs)),
+                        reason: gateways::route_reason(r),
+                        ready_backends: readiness.ready,
+                        total_backends: readiness.total,
+                        error_5xx_ratio: r.error_5xx_ratio,
+                    }
+                })
+                .collect(),
+        });
+        let flows = cockpit.flows.as_ref().map(|f| {
+            let mut edges = f.edges.clone();
+            edges.sort_by(|a, b| {
+                b.cross_zone_bytes_per_sec
+                    .total_cmp(&a.cross_zone_bytes_per_sec)
+            });
+            FlowsReport {
+                cross_zone_ratio: f.cross_zone_ratio(),
+                cross_zone_bytes_per_sec: f.cross_zone_bytes_per_sec(),
+                cross_zone_usd_per_month: flows::cross_zone_usd_per_month(
+                    f,
+                    cockpit.region_prices(),
+                ),
+                total_bytes_per_sec: f.total_bytes_per_sec(),
+                edges,
+            }
+        });
+        let costs = cockpit.unit_costs();
+        let rightsizing = cockpit.workloads.as_ref().map(|w| {
+            let mut workloads: Vec<WorkloadRow> = w
+                .workloads
+                .iter()
+                .map(|u| WorkloadRow {
+                    namespace: u.namespace.clone(),
+                    name: u.name.clone(),
+                    kind: u.kind.clone(),
+                    container: u.container.clone(),
+                    replicas: u.replicas,
+                    cpu_request_m: u.cpu_request_m,
+                    cpu_p95_m: u.cpu_p95_m,
+                    memory_request_mib: u.memory_request_mib,
+                    memory_p95_mib: u.memory_p95_mib,
+                    recommended: rightsizing::recommendation(u),
+                    monthly_waste_usd: rightsizing::monthly_waste_usd(u, &costs),
+                })
+                .collect();
+            workloads.sort_by(|a, b| b.monthly_waste_usd.total_cmp(&a.monthly_waste_usd));
+            RightsizingReport {
+                window: w.window.clone(),
+                total_monthly_waste_usd: workloads.iter().map(|r| r.monthly_waste_usd).sum(),
+                workloads,
+            }
+        });
+        let spend = cockpit.spend.as_ref().map(|s| SpendReport {
+            run_rate_usd_per_hour: s.run_rate_usd_per_hour,
+            run_rate_usd_per_month: s.run_rate_usd_per_hour * HOURS_PER_MONTH,
+            idle_usd_per_hour: s.idle_usd_per_hour,
+            shared_usd_per_hour: s.shared_usd_per_hour,
+            unallocated_usd_per_hour: s.unallocated_usd_per_hour,
+            spot_share: s.spot_share,
+            by_namespace: s.by_namespace.clone(),
+            unit_costs: s.unit_costs,
+            unpriced_instance_types: s.unpriced_instance_types.clone(),
+            prices: s.prices_source.clone(),
+        });
+        Report {
+            source: cockpit.cluster.source.clone(),
+            detail: cockpit.cluster.detail.clone(),
+            cluster: cockpit.cluster.name.clone(),
+            region: cockpit.cluster.region.clone(),
+            at: cockpit.now,
+            complete: cockpit.initial_sync_done,
+            dns,
+            gateways,
+            flows,
+            nodes: cockpit.nodes.as_ref().map(nodes::summary),
+            rightsizing,
+            spend,
+            findings: cockpit.findings().iter().map(FindingReport::from).collect(),
+        }
+    }
+
+    /// Pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        // Every field is a plain value with string map keys, so this cannot fail; the
+        // fallback still yields valid JSON that says what went wrong.
+        serde_json::to_string_pretty(self)
+            .unwrap_or_else(|error| serde_json::json!({ "error": error.to_string() }).to_string())
+    }
+
+    /// A summary for an incident channel: the findings first, then one short section per pane.
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::new();
+        let name = if self.cluster.is_empty() {
+            "cluster"
+        } else {
+            &self.cluster
+        };
+        let _ = writeln!(out, "# kockpit snapshot: {}", md(name));
+        let mut line = Vec::new();
+        if !self.region.is_empty() {
+            line.push(md(&self.region));
+        }
+        if !self.source.is_empty() {
+            line.push(md(&self.source));
+        }
+        if !self.detail.is_empty() {
+            line.push(md(&self.detail));
+        }
+        if let Some(at) = self.at {
+            line.push(at.format("%Y-%m-%d %H:%M:%S UTC").to_string());
+        }
+        if !line.is_empty() {
+            let _ = writeln!(out, "\n{}", line.join(" · "));
+        }
+        if !self.complete {
+            let _ = writeln!(
+                out,
+                "\n_Partial: the source had not sent its full initial state when this was taken._"
+            );
+        }
+        self.findings_markdown(&mut out);
+        self.dns_markdown(&mut out);
+        self.gateways_markdown(&mut out);
+        self.flows_markdown(&mut out);
+        self.nodes_markdown(&mut out);
+        self.rightsizing_markdown(&mut out);
+        self.spend_markdown(&mut out);
+        out
+    }
+
+    fn findings_markdown(&self, out: &mut String) {
+        let _ = writeln!(out, "\n## Findings\n");
+        if self.findings.is_empty() {
+            let _ = writeln!(out, "Nothing to report.");
+            return;
+        }
+        let count = |s: Severity| self.findings.iter().filter(|f| f.severity == s).count();
+        let _ = writeln!(
+            out,
+            "**{} critical, {} warning, {} info**\n",
+            count(Severity::Critical),
+            count(Severity::Warning),
+            count(Severity::Info)
+        );
+        for finding in &self.findings {
+            let fix = finding
+                .fix
+                .map(|slug| format!(" (fix: `{slug}`)"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "- **{}** [{}] {}{fix}",
+                finding.severity.as_str(),
+                finding.pane.title(),
+                md(&finding.summary)
+            );
+        }
+    }
+
+    fn dns_markdown(&self, out: &mut String) {
+        let _ = writeln!(out, "\n## DNS\n");
+        let Some(dns) = &self.dns else {
+            let _ = writeln!(out, "_no data_");
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "| QPS | p50 | p99 | cache hit | SERVFAIL | NXDOMAIN | ready replicas |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {}/{} |",
+            rate(dns.qps),
+            millis(dns.p50_ms),
+            millis(dns.p99_ms),
+            percent(dns.cache_hit_ratio),
+            percent(dns.servfail_ratio),
+            percent(dns.nxdomain_ratio),
+            dns.ready_replicas,
+            dns.replicas
+        );
+    }
+
+    fn gateways_markdown(&self, out: &mut String) {
+        let _ = writeln!(out, "\n## Gateways\n");
+        let Some(gateways) = &self.gateways else {
+            let _ = writeln!(out, "_no data_");
+            return;
+        };
+        let ok = gateways.routes.iter().filter(|r| r.reason == "OK").count();
+        let _ = writeln!(
+            out,
+            "{} gateway(s); {ok} of {} routes OK.",
+            gateways.gateways.len(),
+            gateways.routes.len()
+        );
+        let broken: Vec<&RouteRow> = gateways
+            .routes
+            .iter()
+            .filter(|r| r.reason != "OK")
+            .collect();
+        if !broken.is_empty() {
+            let _ = writeln!(out, "\n| route | reason | ready pods |");
+            let _ = writeln!(out, "|---|---|---|");
+            for route in broken {
+                let _ = writeln!(
+                    out,
+                    "| {} {}/{} | {} | {}/{} |",
+                    route.kind,
+                    md(&route.namespace),
+                    md(&route.name),
+                    md(&route.reason),
+                    route.ready_backends,
+                    route.total_backends
+                );
+            }
+        }
+    }
+
+    fn flows_markdown(&self, out: &mut String) {
+        let _ = writeln!(out, "\n## East-West\n");
+        let Some(flows) = &self.flows else {
+            let _ = writeln!(out, "_no data_");
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "{} of {} crosses zones ({}, {}).",
+            percent(flows.cross_zone_ratio),
+            bytes_per_sec(flows.total_bytes_per_sec),
+            bytes_per_sec(flows.cross_zone_bytes_per_sec),
+            usd_per_month(flows.cross_zone_usd_per_month)
+        );
+        let crossing: Vec<&FlowEdge> = flows
+            .edges
+            .iter()
+            .filter(|e| e.cross_zone_bytes_per_sec > 0.0)
+            .take(MARKDOWN_ROWS)
+            .collect();
+        if !crossing.is_empty() {
+            let _ = writeln!(out, "\n| from | to | cross-zone | drops/s |");
+            let _ = writeln!(out, "|---|---|---|---|");
+            for edge in crossing {
+                let _ = writeln!(
+                    out,
+                    "| {}/{} | {}/{} | {} | {} |",
+                    md(&edge.source_namespace),
+                    md(&edge.source_workload),
+                    md(&edge.destination_namespace),
+                    md(&edge.destination_service),
+                    bytes_per_sec(edge.cross_zone_bytes_per_sec),
+                    rate(edge.drops_per_sec)
+                );
+            }
+        }
+    }
+
+    fn nodes_markdown(&self, out: &mut String) {
+        let _ = writeln!(out, "\n## Nodes\n");
+        let Some(nodes) = &self.nodes else {
+            let _ = writeln!(out, "_no data_");
+            return;
+        };
+        let reasons = if nodes.disruption_reasons.is_empty() {
+            "none".to_string()
+        } else {
+            nodes
+                .disruption_reasons
+                .iter()
+                .map(|(reason, n)| format!("{} {n}", md(reason)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let p95 = nodes
+            .provisioning_p95_s
+            .map(seconds)
+            .unwrap_or_else(|| "n/a".into());
+        let _ = writeln!(
+            out,
+            "{} nodes, {} spot. Last hour: {} launched, {} terminated ({reasons}). {} pods pending; provisioning p95 {p95}.",
+            nodes.count,
+            percent(nodes.spot_share),
+            nodes.launched_last_hour,
+            nodes.terminated_last_hour,
+            nodes.pending_pods
+        );
+    }
+
+    fn rightsizing_markdown(&self, out: &mut String) {
+        let _ = writeln!(out, "\n## Right-sizing\n");
+        let Some(rs) = &self.rightsizing else {
+            let _ = writeln!(out, "_no data_");
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "{} wasted across {} containers ({} window).",
+            usd_per_month(rs.total_monthly_waste_usd),
+            rs.workloads.len(),
+            md(&rs.window)
+        );
+        let wasteful: Vec<&WorkloadRow> = rs
+            .workloads
+            .iter()
+            .filter(|w| w.monthly_waste_usd > 0.0)
+            .take(MARKDOWN_ROWS)
+            .collect();
+        if !wasteful.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n| workload | CPU p95 / request | memory p95 / request | recommended | waste |"
+            );
+            let _ = writeln!(out, "|---|---|---|---|---|");
+            for w in wasteful {
+                let _ = writeln!(
+                    out,
+                    "| {}/{} | {} / {} | {} / {} | {} / {} | {} |",
+                    md(&w.namespace),
+                    md(&w.name),
+                    millicores(w.cpu_p95_m),
+                    millicores(w.cpu_request_m),
+                    mib(w.memory_p95_mib),
+                    mib(w.memory_request_mib),
+                    millicores(f64::from(w.recommended.cpu_request_m)),
+                    mib(f64::from(w.recommended.memory_request_mib)),
+                    usd_per_month(w.monthly_waste_usd)
+                );
+            }
+        }
+    }
+
+    fn spend_markdown(&self, out: &mut String) {
+        let _ = writeln!(out, "\n## Spend\n");
+        let Some(spend) = &self.spend else {
+            let _ = writeln!(out, "_no data_");
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "Run-rate {} ({}); idle {}; spot share {}. Prices: {}.",
+            usd_per_hour(spend.run_rate_usd_per_hour),
+            usd_per_month(spend.run_rate_usd_per_month),
+            usd_per_hour(spend.idle_usd_per_hour),
+            percent(spend.spot_share),
+            md(&spend.prices)
+        );
+        if !spend.by_namespace.is_empty() {
+            let _ = writeln!(out, "\n| namespace | cost | labelled |");
+            let _ = writeln!(out, "|---|---|---|");
+            for namespace in spend.by_namespace.iter().take(MARKDOWN_ROWS) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    md(&namespace.namespace),
+                    usd_per_hour(namespace.usd_per_hour),
+                    if namespace.labelled {
+                        "yes"
+                    } else if namespace.system {
+                        "system"
+                    } else {
+                        "no"
+                    }
+                );
+            }
+        }
+        if !spend.unpriced_instance_types.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nUnpriced (left out): {}.",
+                md(&spend.unpriced_instance_types.join(", "))
+            );
+        }
+    }
+}
+
+/// Text from the cluster, made safe for a Markdown line and table cell.
+fn md(text: &str) -> String {
+    sanitize(text).replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::cockpit::AnalysisConfig;
+    use crate::domain::model::{ClusterInfo, Update};
+    use crate::domain::prices::PriceTable;
+    use crate::domain::thresholds::Thresholds;
+
+    fn empty_cockpit() -> Cockpit {
+        let mut cockpit = Cockpit::new(AnalysisConfig {
+            thresholds: Thresholds::default(),
+            prices: PriceTable::builtin(),
+        });
+        cockpit.apply(Update::Cluster(ClusterInfo {
+            name: "prod-eks".into(),
+            region: "us-east-1".into(),
+            source: "simulated".into(),
+            detail: "scenario calm | seed 7".into(),
+        }));
+        cockpit
+    }
+
+    fn full_cockpit() -> Cockpit {
+        let mut cockpit = empty_cockpit();
+        let mut dns = crate::domain::dns::tests::healthy();
+        dns.p99_ms = 142.0;
+        cockpit.apply(Update::Dns(dns));
+        let mut broken = crate::domain::gateways::tests::route();
+        broken.backends[0].ready_endpoints = 0;
+        cockpit.apply(Update::Gateways(crate::domain::gateways::tests::snapshot(
+            vec![crate::domain::gateways::tests::route(), broken],
+        )));
+        cockpit.apply(Update::Flows(crate::domain::flows::tests::calm()));
+        cockpit.apply(Update::Nodes(crate::domain::nodes::tests::calm()));
+        cockpit.apply(Update::Workloads(crate::domain::spend::tests::workloads()));
+        cockpit.apply(Update::InitialSyncDone);
+        cockpit
+    }
+
+    #[test]
+    fn json_has_every_pane_and_the_findings() {
+        let report = Report::from_cockpit(&full_cockpit());
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("valid JSON");
+        for key in [
+            "source",
+            "cluster",
+            "region",
+            "at",
+            "dns",
+            "gateways",
+            "flows",
+            "nodes",
+            "rightsizing",
+            "spend",
+            "findings",
+        ] {
+            assert!(json.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(json["source"], "simulated");
+        assert_eq!(json["complete"], true);
+        assert_eq!(json["cluster"], "prod-eks");
+        for key in [
+            "qps",
+            "p50_ms",
+            "p99_ms",
+            "cache_hit_ratio",
+            "servfail_ratio",
+            "nxdomain_ratio",
+            "replicas",
+        ] {
+            assert!(json["dns"].get(key).is_some(), "dns.{key}");
+        }
+        let route = &json["gateways"]["routes"][1];
+        for key in [
+            "namespace",
+            "name",
+            "kind",
+            "accepted",
+            "resolved_refs",
+            "reason",
+            "ready_backends",
+        ] {
+            assert!(route.get(key).is_some(), "route.{key}");
+        }
+        assert_eq!(route["kind"], "HTTPRoute");
+        assert_eq!(
+            route["reason"],
+            "0 of 3 backend pods ready: requests get 503"
+        );
+        assert_eq!(route["ready_backends"], 0);
+        assert_eq!(route["total_backends"], 3);
+        for key in ["cross_zone_ratio", "cross_zone_usd_per_month", "edges"] {
+            assert!(json["flows"].get(key).is_some(), "flows.{key}");
+        }
+        for key in [
+            "count",
+            "spot_share",
+            "launched_last_hour",
+            "terminated_last_hour",
+            "disruption_reasons",
+            "pending_pods",
+            "provisioning_p95_s",
+        ] {
+            assert!(json["nodes"].get(key).is_some(), "nodes.{key}");
+        }
+        let workload = &json["rightsizing"]["workloads"][0];
+        for key in [
+            "namespace",
+            "name",
+            "cpu_request_m",
+            "cpu_p95_m",
+            "memory_request_mib",
+            "memory_p95_mib",
+            "monthly_waste_usd",
+        ] {
+            assert!(workload.get(key).is_some(), "rightsizing.workloads.{key}");
+        }
+        for key in [
+            "run_rate_usd_per_hour",
+            "by_namespace",
+            "idle_usd_per_hour",
+            "spot_share",
+            "prices",
+        ] {
+            assert!(json["spend"].get(key).is_some(), "spend.{key}");
+        }
+        assert_eq!(json["spend"]["prices"], "built-in table, 2026-11");
+
+        let findings = json["findings"].as_array().expect("array");
+        assert!(!findings.is_empty());
+        for finding in findings {
+            for key in ["id", "pane", "severity", "summary", "object", "fix"] {
+                assert!(finding.get(key).is_some(), "finding.{key}");
+            }
+        }
+        assert_eq!(findings[0]["severity"], "critical");
+        let latency = findings
+            .iter()
+            .find(|f| f["id"] == "dns/latency-p99")
+            .expect("latency");
+        assert!(latency["fix"].is_null());
+        assert_eq!(latency["pane"], "dns");
+    }
+
+    #[test]
+    fn panes_without_data_are_null() {
+        let report = Report::from_cockpit(&empty_cockpit());
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("valid JSON");
+        for key in [
+            "dns",
+            "gateways",
+            "flows",
+            "nodes",
+            "rightsizing",
+            "spend",
+            "at",
+        ] {
+            assert!(json[key].is_null(), "{key} should be null");
+        }
+        assert_eq!(json["findings"], serde_json::json!([]));
+        let markdown = report.to_markdown();
+        assert!(markdown.contains("Nothing to report."));
+        assert!(markdown.contains("_Partial:"));
+        assert_eq!(markdown.matches("_no data_").count(), 6);
+    }
+
+    #[test]
+    fn markdown_reads_as_an_incident_summary() {
+        let markdown = Report::from_cockpit(&full_cockpit()).to_markdown();
+        assert!(markdown.starts_with("# kockpit snapshot: prod-eks\n"));
+        assert!(markdown.contains("scenario calm \\| seed 7"), "{markdown}");
+        assert!(!markdown.contains("_Partial:"));
+        assert!(
+            markdown.contains(
+                "- **critical** [DNS] CoreDNS p99 latency 142 ms (critical above 100 ms)"
+            )
+        );
+        assert!(markdown.contains(
+            "| HTTPRoute shop/checkout | 0 of 3 backend pods ready: requests get 503 | 0/3 |"
+        ));
+        assert!(markdown.contains("## Spend\n\nRun-rate $"));
+        assert!(markdown.contains("Prices: built-in table, 2026-11."));
+        for heading in [
+            "## Findings",
+            "## DNS",
+            "## Gateways",
+            "## East-West",
+            "## Nodes",
+            "## Right-sizing",
+        ] {
+            assert!(markdown.contains(heading), "{heading}");
+        }
+    }
+
+    #[test]
+    fn markdown_neutralises_hostile_names() {
+        let mut cockpit = empty_cockpit();
+        cockpit.cluster.name = "evil\u{1b}[2J|x".into();
+        let markdown = Report::from_cockpit(&cockpit).to_markdown();
+        assert!(
+            markdown.starts_with("# kockpit snapshot: evil\\|x\n"),
+            "{markdown}"
+        );
+    }
+}

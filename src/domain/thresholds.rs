@@ -40,14 +40,19 @@ pub struct Thresholds {
     pub gateway_5xx_ratio: Band,
     /// Cross-zone share of east-west bytes (higher is worse).
     pub cross_zone_ratio: Band,
+    /// Cross-zone cost of one Service in USD per month (both directions) below which
+    /// topology-aware routing is not worth suggesting.
+    pub service_cross_zone_usd_per_month: f64,
     /// Provisioning latency p95 in seconds (higher is worse).
     pub provisioning_p95_s: Band,
     /// Pods pending for longer than this many seconds count as stuck.
     pub pending_pod_seconds: f64,
     /// Spot share of nodes (lower is worse): amber below 0.5, red below 0.3.
     pub spot_share: Band,
-    /// Node terminations per hour (higher is worse).
+    /// Node terminations per hour (higher is worse); used for consolidation churn per NodePool.
     pub terminations_per_hour: Band,
+    /// Spot interruptions in the last hour that make a wave (freeze voluntary disruption).
+    pub spot_interruptions_per_hour: f64,
     /// CPU p95 / request (lower is worse): amber below 0.6, red below 0.3.
     pub cpu_use_ratio: Band,
     /// Memory p95 / request (lower is worse): amber below 0.7, red below 0.5.
@@ -58,6 +63,8 @@ pub struct Thresholds {
     pub oom_kills_7d: Band,
     /// Monthly waste per workload in USD below which over-provisioning is not reported.
     pub min_monthly_waste_usd: f64,
+    /// Days of usage history before right-sizing advice is more than provisional.
+    pub min_history_days: f64,
     /// Namespace cost per hour in USD (higher is worse).
     pub namespace_usd_per_hour: f64,
     /// Idle share of cluster spend (higher is worse).
@@ -79,15 +86,18 @@ impl Default for Thresholds {
             dns_nodelocal_qps: 5000.0,
             gateway_5xx_ratio: Band::new(0.01, 0.05),
             cross_zone_ratio: Band::new(0.3, 0.5),
+            service_cross_zone_usd_per_month: 20.0,
             provisioning_p95_s: Band::new(65.0, 180.0),
             pending_pod_seconds: 60.0,
             spot_share: Band::new(0.5, 0.3),
             terminations_per_hour: Band::new(5.0, 15.0),
+            spot_interruptions_per_hour: 3.0,
             cpu_use_ratio: Band::new(0.6, 0.3),
             memory_use_ratio: Band::new(0.7, 0.5),
             throttling_ratio: Band::new(0.05, 0.10),
             oom_kills_7d: Band::new(1.0, 3.0),
             min_monthly_waste_usd: 20.0,
+            min_history_days: 7.0,
             namespace_usd_per_hour: 50.0,
             idle_ratio: Band::new(0.3, 0.5),
             unallocated_ratio: Band::new(0.05, 0.3),

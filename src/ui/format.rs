@@ -36,6 +36,15 @@ pub fn count(value: usize) -> String {
     out
 }
 
+/// `1 node`, `3 nodes`.
+pub fn plural(count: usize, word: &str) -> String {
+    if count == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{count} {word}s")
+    }
+}
+
 /// Bytes per second in decimal units, as network figures are quoted: `12.3 MB/s`.
 pub fn bytes_per_sec(value: f64) -> String {
     format!("{}/s", bytes(value))
@@ -118,26 +127,29 @@ pub fn seconds(value: f64) -> String {
     }
 }
 
-/// Memory in binary units as Kubernetes writes them: `170Mi`, `1.5Gi`.
+/// Memory in binary units as Kubernetes writes them: `170Mi`, `1.5Gi`, `12Gi`.
 pub fn mebibytes(value: f64) -> String {
     if !value.is_finite() {
         return "–".to_string();
     }
-    if value >= 1_024.0 {
+    if value >= 10_240.0 {
+        format!("{:.0}Gi", value / 1_024.0)
+    } else if value >= 1_024.0 {
         format!("{:.1}Gi", value / 1_024.0)
     } else {
         format!("{value:.0}Mi")
     }
 }
 
-/// CPU as Kubernetes writes it: `250m` below a core, `1.5` cores above.
+/// CPU as Kubernetes writes it: `250m` below a core, cores with one decimal above (`1.0`,
+/// `1.5`), so a whole core never reads like a bare count.
 pub fn millicores(value: f64) -> String {
     if !value.is_finite() {
         return "–".to_string();
     }
     if value >= 1_000.0 {
         let cores = value / 1_000.0;
-        if cores >= 100.0 || cores.fract() == 0.0 {
+        if cores >= 100.0 {
             format!("{cores:.0}")
         } else {
             format!("{cores:.1}")
@@ -212,14 +224,18 @@ mod tests {
         assert_eq!(millis(1_340.0), "1.3 s");
         assert_eq!(mebibytes(170.0), "170Mi");
         assert_eq!(mebibytes(1_536.0), "1.5Gi");
+        assert_eq!(mebibytes(12_288.0), "12Gi");
         assert_eq!(millicores(250.0), "250m");
         assert_eq!(millicores(1_500.0), "1.5");
-        assert_eq!(millicores(4_000.0), "4");
+        assert_eq!(millicores(4_000.0), "4.0");
+        assert_eq!(millicores(128_000.0), "128");
         assert_eq!(seconds(48.2), "48s");
         assert_eq!(seconds(190.0), "3m10s");
         assert_eq!(count(5_000), "5,000");
         assert_eq!(count(150_000), "150,000");
         assert_eq!(count(12), "12");
+        assert_eq!(plural(1, "node"), "1 node");
+        assert_eq!(plural(3, "zone"), "3 zones");
     }
 
     #[test]

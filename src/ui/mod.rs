@@ -1,15 +1,29 @@
 //! The terminal user interface: a pure function of the cockpit's model, the navigation
 //! state and the theme. Nothing here fetches, locks or mutates.
 
-pub mod terminal;
+mod chrome;
 pub mod format;
+mod overlay;
+mod overview;
+mod panes;
+pub mod terminal;
 pub mod text;
 pub mod theme;
+mod widgets;
+
+#[cfg(test)]
+mod tests;
 
 use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Span;
 
 use crate::domain::{Cockpit, Pane};
 use theme::Theme;
+
+/// Below this size the screens cannot be laid out; a one-line message is shown instead.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
 
 /// Which screen is in front: the overview or one of the six panes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,7 +57,9 @@ impl Screen {
 pub enum Overlay {
     Help,
     /// The evidence behind one finding.
-    Detail { finding_id: String },
+    Detail {
+        finding_id: String,
+    },
 }
 
 /// Navigation state: what the user is looking at. Owned and changed by the app.
@@ -94,5 +110,43 @@ pub struct RenderInput<'a> {
     pub notices: &'a [String],
 }
 
-/// Draws one frame.
-pub fn render(_frame: &mut Frame, _input: &RenderInput) {}
+/// Draws one frame: header, tabs, the current screen, footer, then any overlay.
+pub fn render(frame: &mut Frame, input: &RenderInput) {
+    let area = frame.area();
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    frame.buffer_mut().set_style(area, input.theme.text);
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(frame, area, input.theme);
+        return;
+    }
+    let [header, tabs, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    chrome::header(frame, header, input);
+    chrome::tabs(frame, tabs, input);
+    match input.view.screen {
+        Screen::Overview => overview::render(frame, body, input),
+        Screen::Pane(pane) => panes::render(frame, body, input, pane),
+    }
+    chrome::footer(frame, footer, input);
+    match &input.view.overlay {
+        None => {}
+        Some(Overlay::Help) => overlay::help(frame, body, input),
+        Some(Overlay::Detail { finding_id }) => overlay::detail(frame, body, input, finding_id),
+    }
+}
+
+fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let message = format!(
+        "terminal too small: need at least {MIN_WIDTH}×{MIN_HEIGHT} (now {}×{})",
+        area.width, area.height
+    );
+    let shown = text::truncate(&message, area.width as usize).into_owned();
+    frame.render_widget(Span::styled(shown, theme.warn), Rect { height: 1, ..area });
+}

@@ -30,7 +30,10 @@ pub fn sanitize(input: &str) -> Cow<'_, str> {
                 Some(']' | 'P' | 'X' | '^' | '_') => skip_string(&mut chars),
                 // ESC, intermediates (space to '/'), then one final character.
                 Some(c) if ('\u{20}'..='\u{2f}').contains(&c) => {
-                    while chars.next_if(|c| ('\u{20}'..='\u{2f}').contains(c)).is_some() {}
+                    while chars
+                        .next_if(|c| ('\u{20}'..='\u{2f}').contains(c))
+                        .is_some()
+                    {}
                     chars.next();
                 }
                 Some(_) | None => {}
@@ -126,7 +129,10 @@ mod tests {
 
     #[test]
     fn clean_text_is_borrowed() {
-        assert!(matches!(sanitize("coredns-5d78c9869d-abcde"), Cow::Borrowed(_)));
+        assert!(matches!(
+            sanitize("coredns-5d78c9869d-abcde"),
+            Cow::Borrowed(_)
+        ));
         assert!(matches!(sanitize("ünïcødé 名前 ✓"), Cow::Borrowed(_)));
     }
 
@@ -165,7 +171,10 @@ mod tests {
     #[test]
     fn removes_controls_and_keeps_layout_readable() {
         assert_eq!(sanitize("a\u{0}b\u{7}c\u{8}d\u{7f}e\u{85}f"), "abcde f");
-        assert_eq!(sanitize("line one\nline two\tend\r"), "line one line two end ");
+        assert_eq!(
+            sanitize("line one\nline two\tend\r"),
+            "line one line two end "
+        );
         assert_eq!(sanitize("\u{90}x"), "");
     }
 

@@ -178,8 +178,27 @@ impl Theme {
 
     /// The style of a role by its file name.
     pub fn role(&self, name: &str) -> Option<Style> {
-        let mut copy = self.clone();
-        copy.role_mut(name).map(|s| *s)
+        Some(match name {
+            "text" => self.text,
+            "muted" => self.muted,
+            "accent" => self.accent,
+            "title" => self.title,
+            "border" => self.border,
+            "tab_active" => self.tab_active,
+            "tab_inactive" => self.tab_inactive,
+            "header" => self.header,
+            "selected" => self.selected,
+            "ok" => self.ok,
+            "warn" => self.warn,
+            "crit" => self.crit,
+            "info" => self.info,
+            "spark" => self.spark,
+            "chart" => self.chart,
+            "key" => self.key,
+            "banner" => self.banner,
+            "notice" => self.notice,
+            _ => return None,
+        })
     }
 
     fn role_mut(&mut self, name: &str) -> Option<&mut Style> {
@@ -250,7 +269,10 @@ fn apply_field(
             DeValue::String(text) => parse_colour(text).map_err(|m| (value.span(), m)),
             other => Err((
                 value.span(),
-                format!("`{name}` must be a colour string, found {}", other.type_str()),
+                format!(
+                    "`{name}` must be a colour string, found {}",
+                    other.type_str()
+                ),
             )),
         }
     };
@@ -316,7 +338,12 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or("invalid TOML").trim().to_string()
+    message
+        .lines()
+        .next()
+        .unwrap_or("invalid TOML")
+        .trim()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -382,7 +409,10 @@ mod tests {
             }
             // The selection must stay visible without colour.
             assert_ne!(plain.selected, Style::new(), "{name}.selected vanishes");
-            assert_ne!(plain.tab_active, plain.tab_inactive, "{name} tabs look alike");
+            assert_ne!(
+                plain.tab_active, plain.tab_inactive,
+                "{name} tabs look alike"
+            );
         }
     }
 
@@ -434,7 +464,10 @@ mod tests {
     #[test]
     fn bad_colour_points_at_the_value() {
         let err = Theme::dark()
-            .merge_toml("ok = \"green\"\ncrit = { fg = \"#ff00zz\" }\n", "theme.toml")
+            .merge_toml(
+                "ok = \"green\"\ncrit = { fg = \"#ff00zz\" }\n",
+                "theme.toml",
+            )
             .expect_err("bad colour");
         assert_eq!((err.line, err.column), (2, 15));
         assert!(err.message.contains("bad colour `#ff00zz`"), "{err}");
@@ -448,7 +481,10 @@ mod tests {
         let err = Theme::dark()
             .merge_toml("muted = 12\n", "t.toml")
             .expect_err("wrong type");
-        assert!(err.message.contains("colour string or a style table"), "{err}");
+        assert!(
+            err.message.contains("colour string or a style table"),
+            "{err}"
+        );
 
         let err = Theme::dark()
             .merge_toml("muted = { blink = true }\n", "t.toml")

@@ -18,7 +18,10 @@ pub struct TmuxSession {
 /// Fails the test with install instructions when tmux is missing: a screen test must never
 /// pass by silently not running.
 pub fn require_tmux() {
-    let found = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
     assert!(
         found,
         "tmux is needed to drive kockpit as a user would, and was not found. \
@@ -133,7 +136,13 @@ impl TmuxSession {
 
     /// The size tmux gives the pane, to check a test runs at the size it asked for.
     pub fn size(&self) -> String {
-        let output = self.tmux(&["display", "-p", "-t", "main", "#{pane_width}x#{pane_height}"]);
+        let output = self.tmux(&[
+            "display",
+            "-p",
+            "-t",
+            "main",
+            "#{pane_width}x#{pane_height}",
+        ]);
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 }

@@ -1,4 +1,27 @@
 //! The built-in simulated EKS cluster: the default when no cluster is at hand, the training
-//! ground, and the test bed.
-//!
-//! STUB: filled in by the simulator work.
+//! ground, and the test bed. Deterministic for a seed; virtual time moves in fixed steps.
+
+pub mod catalog;
+mod corefile;
+mod curves;
+mod dns;
+mod engine;
+mod flows;
+mod gateways;
+mod history;
+mod karpenter;
+mod names;
+mod rng;
+mod runner;
+pub mod scenarios;
+mod scheduler;
+mod state;
+mod workloads;
+
+pub use engine::{STEP_SECONDS, SimCluster, scenario_t0};
+pub use history::initial_updates;
+pub use runner::{MAX_SPEED, Pacer, SimBackend};
+pub use scenarios::ScenarioSummary;
+
+#[cfg(test)]
+mod facts;
