@@ -96,7 +96,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         no_color: config::no_color_requested(),
     });
     if !(cli.source.speed.is_finite() && cli.source.speed > 0.0) {
-        anyhow::bail!("--speed must be a positive number, got {}", cli.source.speed);
+        anyhow::bail!(
+            "--speed must be a positive number, got {}",
+            cli.source.speed
+        );
     }
 
     match cli.command {
@@ -128,7 +131,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Format::Md => println!("{}", report.to_markdown()),
             }
             if !collected.complete {
-                eprintln!("kockpit: the source did not deliver its full state in time; the report is partial");
+                eprintln!(
+                    "kockpit: the source did not deliver its full state in time; the report is partial"
+                );
                 return Ok(ExitCode::from(2));
             }
             Ok(ExitCode::SUCCESS)
@@ -142,9 +147,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn simulator(source: &SourceArgs, speed: f64, start_offset: Duration) -> anyhow::Result<Box<dyn Backend>> {
+fn simulator(
+    source: &SourceArgs,
+    speed: f64,
+    start_offset: Duration,
+) -> anyhow::Result<Box<dyn Backend>> {
     let scenario = scenarios::load(&source.scenario)?;
-    Ok(Box::new(SimBackend::new(scenario, source.seed, speed, start_offset)))
+    Ok(Box::new(SimBackend::new(
+        scenario,
+        source.seed,
+        speed,
+        start_offset,
+    )))
 }
 
 fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -11,8 +11,14 @@ fn snapshot(args: &[&str]) -> Value {
         .arg("snapshot")
         .arg("--demo")
         .args(args)
-        .env("KOCKPIT_CONFIG_DIR", std::env::temp_dir().join("kockpit-scenarios-no-config"))
-        .env("KOCKPIT_STATE_DIR", std::env::temp_dir().join("kockpit-scenarios-state"))
+        .env(
+            "KOCKPIT_CONFIG_DIR",
+            std::env::temp_dir().join("kockpit-scenarios-no-config"),
+        )
+        .env(
+            "KOCKPIT_STATE_DIR",
+            std::env::temp_dir().join("kockpit-scenarios-state"),
+        )
         .output()
         .expect("kockpit runs");
     assert!(
@@ -62,7 +68,10 @@ fn baseline_is_healthy() {
         .iter()
         .filter(|f| f["severity"] == "critical")
         .collect();
-    assert!(critical.is_empty(), "baseline has critical findings: {critical:#?}");
+    assert!(
+        critical.is_empty(),
+        "baseline has critical findings: {critical:#?}"
+    );
     assert!(number(&report, "/dns/cache_hit_ratio") > 0.8);
     assert!(number(&report, "/dns/p99_ms") < 50.0);
     assert_eq!(number(&report, "/nodes/pending_pods"), 0.0);
@@ -78,9 +87,18 @@ fn dns_storm_shows_latency_and_nxdomain() {
     let text = summaries(&dns).to_lowercase();
     assert!(text.contains("p99"), "a latency finding:\n{text}");
     assert!(text.contains("nxdomain"), "an NXDOMAIN finding:\n{text}");
-    assert!(!findings_of(&report, "dns", true).is_empty(), "the storm is critical");
-    assert!(has_fix(&dns, "dns-cache-profile"), "the cache profile is offered");
-    assert!(has_fix(&dns, "dns-lower-ndots"), "lowering ndots is offered");
+    assert!(
+        !findings_of(&report, "dns", true).is_empty(),
+        "the storm is critical"
+    );
+    assert!(
+        has_fix(&dns, "dns-cache-profile"),
+        "the cache profile is offered"
+    );
+    assert!(
+        has_fix(&dns, "dns-lower-ndots"),
+        "lowering ndots is offered"
+    );
 }
 
 #[test]
@@ -92,12 +110,19 @@ fn spot_interruption_shows_churn_and_pending_pods() {
     assert!(number(&report, "/nodes/provisioning_p95_s") > 180.0);
     let reasons = &report["nodes"]["disruption_reasons"];
     assert!(
-        reasons.get("SpotInterrupted").and_then(Value::as_f64).unwrap_or(0.0) >= 10.0,
+        reasons
+            .get("SpotInterrupted")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0)
+            >= 10.0,
         "reasons: {reasons}"
     );
     let nodes = findings_of(&report, "nodes", true);
     assert!(!nodes.is_empty(), "the interruption wave is critical");
-    assert!(has_fix(&findings_of(&report, "nodes", false), "nodes-freeze-disruption"));
+    assert!(has_fix(
+        &findings_of(&report, "nodes", false),
+        "nodes-freeze-disruption"
+    ));
 }
 
 #[test]
@@ -109,7 +134,10 @@ fn broken_route_names_the_route_and_its_reason() {
         .find(|r| r["resolved_refs"] == false)
         .expect("a route with unresolved refs");
     assert!(
-        refused["reason"].as_str().unwrap_or_default().contains("RefNotPermitted"),
+        refused["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("RefNotPermitted"),
         "reason: {}",
         refused["reason"]
     );
@@ -119,9 +147,9 @@ fn broken_route_names_the_route_and_its_reason() {
         .expect("a route whose backend has no ready endpoints");
     let gateways = findings_of(&report, "gateways", false);
     let named = |route: &Value| {
-        gateways
-            .iter()
-            .any(|f| f["object"]["name"] == route["name"] && f["object"]["namespace"] == route["namespace"])
+        gateways.iter().any(|f| {
+            f["object"]["name"] == route["name"] && f["object"]["namespace"] == route["namespace"]
+        })
     };
     assert!(named(refused), "a finding names the refused route");
     assert!(named(dead), "a finding names the route without endpoints");
@@ -134,13 +162,19 @@ fn cross_zone_shows_the_share_and_its_cost() {
     assert!(number(&report, "/flows/cross_zone_ratio") >= 0.6);
     assert!(number(&report, "/flows/cross_zone_usd_per_month") >= 100.0);
     let flows = findings_of(&report, "flows", false);
-    assert!(has_fix(&flows, "flows-topology-aware-routing"), "{}", summaries(&flows));
+    assert!(
+        has_fix(&flows, "flows-topology-aware-routing"),
+        "{}",
+        summaries(&flows)
+    );
 }
 
 #[test]
 fn overprovisioned_shows_the_waste() {
     let report = snapshot(&["--scenario", "overprovisioned"]);
-    let workloads = report["rightsizing"]["workloads"].as_array().expect("workloads");
+    let workloads = report["rightsizing"]["workloads"]
+        .as_array()
+        .expect("workloads");
     let wasteful: Vec<_> = workloads
         .iter()
         .filter(|w| {
@@ -149,25 +183,63 @@ fn overprovisioned_shows_the_waste() {
             request >= 3.0 * p95 && w["monthly_waste_usd"].as_f64().unwrap_or(0.0) > 0.0
         })
         .collect();
-    assert!(wasteful.len() >= 2, "several workloads request 3x+ their p95");
+    assert!(
+        wasteful.len() >= 2,
+        "several workloads request 3x+ their p95"
+    );
     let rightsizing = findings_of(&report, "rightsizing", false);
-    assert!(has_fix(&rightsizing, "rightsize-requests"), "{}", summaries(&rightsizing));
+    assert!(
+        has_fix(&rightsizing, "rightsize-requests"),
+        "{}",
+        summaries(&rightsizing)
+    );
 }
 
 #[test]
 fn the_same_seed_gives_the_same_snapshot() {
-    let first = snapshot(&["--scenario", "spot-interruption", "--seed", "9", "--at", "10m"]);
-    let second = snapshot(&["--scenario", "spot-interruption", "--seed", "9", "--at", "10m"]);
+    let first = snapshot(&[
+        "--scenario",
+        "spot-interruption",
+        "--seed",
+        "9",
+        "--at",
+        "10m",
+    ]);
+    let second = snapshot(&[
+        "--scenario",
+        "spot-interruption",
+        "--seed",
+        "9",
+        "--at",
+        "10m",
+    ]);
     assert_eq!(first, second);
-    let later = snapshot(&["--scenario", "spot-interruption", "--seed", "9", "--at", "20m"]);
+    let later = snapshot(&[
+        "--scenario",
+        "spot-interruption",
+        "--seed",
+        "9",
+        "--at",
+        "20m",
+    ]);
     assert_ne!(first["at"], later["at"], "--at moves the clock");
 }
 
 #[test]
 fn markdown_snapshot_is_readable() {
     let output = Command::new(env!("CARGO_BIN_EXE_kockpit"))
-        .args(["snapshot", "--demo", "--scenario", "dns-storm", "--format", "md"])
-        .env("KOCKPIT_CONFIG_DIR", std::env::temp_dir().join("kockpit-scenarios-no-config"))
+        .args([
+            "snapshot",
+            "--demo",
+            "--scenario",
+            "dns-storm",
+            "--format",
+            "md",
+        ])
+        .env(
+            "KOCKPIT_CONFIG_DIR",
+            std::env::temp_dir().join("kockpit-scenarios-no-config"),
+        )
         .output()
         .expect("kockpit runs");
     assert!(output.status.success());
@@ -202,7 +274,8 @@ fn scenarios_command_lists_every_scenario() {
 
 #[test]
 fn a_malformed_scenario_file_is_reported_with_its_line() {
-    let path = std::env::temp_dir().join(format!("kockpit-bad-scenario-{}.toml", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("kockpit-bad-scenario-{}.toml", std::process::id()));
     std::fs::write(&path, "name = \"bad\"\ndescription = \"x\"\nregion = 42\n").expect("write");
     let output = Command::new(env!("CARGO_BIN_EXE_kockpit"))
         .args(["snapshot", "--demo", "--scenario"])
@@ -211,7 +284,10 @@ fn a_malformed_scenario_file_is_reported_with_its_line() {
         .expect("kockpit runs");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&path.display().to_string()), "names the file: {stderr}");
+    assert!(
+        stderr.contains(&path.display().to_string()),
+        "names the file: {stderr}"
+    );
     assert!(stderr.contains("line 3"), "names the line: {stderr}");
     let _ = std::fs::remove_file(&path);
 }

@@ -1,5 +1,11 @@
 //! Scenario files for the simulator (`assets/scenarios/*.toml`): the desired state of a
 //! simulated cluster, and the parser that reads it (with `extends` to build on another one).
+//!
+//! A file has `name`, a one-line `description`, and tables keyed by object name
+//! (`[workloads.frontend]`, `[services.catalog]`, `[routes.storefront]`, `[nodepools.general]`,
+//! …). With `extends = "baseline"` the parent's tables are merged key by key under the
+//! child's, so an incident scenario states only what differs; arrays and plain values in
+//! the child replace the parent's. Every field has a default, and unknown fields are errors.
 
 use std::collections::BTreeMap;
 

@@ -83,6 +83,17 @@ pub fn money(value: f64) -> String {
     }
 }
 
+/// An hourly rate of a small thing (a pod, a node): a tenth of a cent matters below $10
+/// (`$0.035`), the rest reads like `money`.
+pub fn money_per_hour(value: f64) -> String {
+    if value.is_finite() && value.abs() < 10.0 {
+        let sign = if value < 0.0 { "-" } else { "" };
+        format!("{sign}${:.3}", value.abs())
+    } else {
+        money(value)
+    }
+}
+
 /// A 0..=1 ratio as a percentage. Small shares keep decimals because their thresholds are
 /// small too (SERVFAIL turns amber at 0.1%): `0.15%`, `2.3%`, `38%`.
 pub fn ratio(value: f64) -> String {
@@ -206,6 +217,8 @@ mod tests {
         assert_eq!(money(1_234.4), "$1,234");
         assert_eq!(money(5_432_100.0), "$5,432,100");
         assert_eq!(money(-3.5), "-$3.50");
+        assert_eq!(money_per_hour(0.0349), "$0.035");
+        assert_eq!(money_per_hour(12.5), "$12.50");
     }
 
     #[test]

@@ -224,7 +224,7 @@ pub fn detail(frame: &mut Frame, area: Rect, input: &RenderInput, finding_id: &s
             .map(|e| width(&sanitize(&e.value)))
             .max()
             .unwrap_or(0)
-            .clamp(5, 24);
+            .clamp(5, (inner_width / 3).max(12));
         lines.push(Line::from(vec![
             Span::styled(format!("{:<label_width$}", "evidence"), theme.header),
             Span::raw("  "),
@@ -235,25 +235,24 @@ pub fn detail(frame: &mut Frame, area: Rect, input: &RenderInput, finding_id: &s
         let threshold_column = label_width + value_width + 4;
         let threshold_width = inner_width.saturating_sub(threshold_column).max(12);
         for evidence in &finding.evidence {
-            let label = truncate(&sanitize(&evidence.label), label_width).into_owned();
-            let value = truncate(&sanitize(&evidence.value), value_width).into_owned();
-            let threshold = sanitize(&evidence.threshold).into_owned();
-            // A long threshold continues under itself rather than being cut.
-            let mut parts = wrap_words(&threshold, threshold_width).into_iter();
-            lines.push(Line::from(vec![
-                Span::styled(format!("{label:<label_width$}"), theme.text),
-                Span::raw("  "),
-                Span::styled(
-                    format!("{value:<value_width$}"),
-                    severity_style(finding.severity, theme),
-                ),
-                Span::raw("  "),
-                Span::styled(parts.next().unwrap_or_default(), theme.muted),
-            ]));
-            for rest in parts {
+            // Every column wraps within itself, so nothing the user needs is cut off.
+            let labels = wrap_words(&sanitize(&evidence.label), label_width);
+            let values = wrap_words(&sanitize(&evidence.value), value_width);
+            let thresholds = wrap_words(&sanitize(&evidence.threshold), threshold_width);
+            let rows = labels.len().max(values.len()).max(thresholds.len()).max(1);
+            for row in 0..rows {
+                let label = labels.get(row).map_or("", String::as_str);
+                let value = values.get(row).map_or("", String::as_str);
+                let threshold = thresholds.get(row).cloned().unwrap_or_default();
                 lines.push(Line::from(vec![
-                    Span::raw(" ".repeat(threshold_column)),
-                    Span::styled(rest, theme.muted),
+                    Span::styled(format!("{label:<label_width$}"), theme.text),
+                    Span::raw("  "),
+                    Span::styled(
+                        format!("{value:<value_width$}"),
+                        severity_style(finding.severity, theme),
+                    ),
+                    Span::raw("  "),
+                    Span::styled(threshold, theme.muted),
                 ]));
             }
         }
@@ -292,4 +291,20 @@ pub fn detail(frame: &mut Frame, area: Rect, input: &RenderInput, finding_id: &s
         (needed as u16).saturating_add(2),
     );
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_words;
+
+    #[test]
+    fn wraps_at_spaces_and_cuts_long_words() {
+        assert_eq!(
+            wrap_words("warning above 30%, critical above 50%", 18),
+            vec!["warning above 30%,", "critical above 50%"]
+        );
+        assert_eq!(wrap_words("", 10), Vec::<String>::new());
+        assert_eq!(wrap_words("abcdefghijkl", 5), vec!["abcd…"]);
+        assert_eq!(wrap_words("a  b", 10), vec!["a b"]);
+    }
 }

@@ -6,12 +6,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 
 use super::panes;
-use super::{RenderInput, format};
 use super::text::width;
 use super::widgets::{
-    ChartSpec, Health, chart_row, findings_height, findings_list, fit_spans, section, source_state_line, sparkline,
-    title_line,
+    ChartSpec, Health, chart_row, findings_height, findings_list, fit_spans, section,
+    source_state_line, sparkline, title_line,
 };
+use super::{RenderInput, format};
 use crate::domain::cockpit::Figure;
 use crate::domain::{Pane, SourceState};
 
@@ -46,7 +46,8 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput) {
     .areas(area);
     // Room left under the findings on a big terminal shows the last hour of each pane.
     if large && rest.height >= 8 {
-        let [_, charts] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(rest);
+        let [_, charts] =
+            Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(rest);
         trend_charts(frame, charts, input);
     }
 

@@ -29,7 +29,7 @@ pub const STEP_SECONDS: i64 = 5;
 const METRIC_SMOOTHING_S: f64 = 120.0;
 /// The DNS model is re-evaluated every this many steps (its figures move slowly anyway).
 const DNS_PERIOD_STEPS: u64 = 2;
-/// Nearly every CoreDNS answer fits this many of the top NXDOMAIN sources.
+/// How many of the workloads causing the most NXDOMAIN answers the DNS pane is told about.
 const NXDOMAIN_SOURCES: usize = 5;
 
 /// The instant every scenario's story is told around: Monday 2 March 2026, 09:00 UTC.

@@ -380,3 +380,62 @@ fn overprovisioned_namespace_requests_far_more_than_it_uses() {
         assert!((3.0..=5.0).contains(&memory), "{} memory {memory}", w.name);
     }
 }
+
+fn baseline_with(change: impl FnOnce(&mut crate::domain::scenario::Scenario)) -> Latest {
+    let mut scenario = scenarios::load("baseline").unwrap_or_else(|e| panic!("{e}"));
+    change(&mut scenario);
+    latest(&initial_updates(&scenario, 7, Duration::ZERO).1)
+}
+
+#[test]
+fn a_memory_limit_below_use_means_oom_kills() {
+    let facts = baseline_with(|s| {
+        if let Some(w) = s.workloads.get_mut("search-indexer") {
+            w.memory_limit_mib = Some(820.0);
+        }
+    });
+    let indexer = facts
+        .workloads
+        .workloads
+        .iter()
+        .find(|w| w.name == "search-indexer")
+        .map(|w| (w.oom_kills_7d, w.restarts_24h));
+    assert!(
+        matches!(indexer, Some((ooms, restarts)) if ooms >= 3 && restarts >= 1),
+        "{indexer:?}"
+    );
+}
+
+#[test]
+fn coredns_without_a_spread_packs_onto_one_node() {
+    let facts = baseline_with(|s| s.dns.spread = crate::domain::scenario::DnsSpread::None);
+    let nodes: Vec<&str> = facts.dns.pods.iter().map(|p| p.node.as_str()).collect();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0], nodes[1]);
+    let spread = at_t0("baseline").dns;
+    assert_ne!(spread.pods[0].zone, spread.pods[1].zone);
+}
+
+#[test]
+fn a_tuned_cache_profile_lifts_the_hit_ratio() {
+    let tuned = baseline_with(|s| {
+        s.dns.corefile = s
+            .dns
+            .corefile
+            .replace(
+                "fallthrough in-addr.arpa ip6.arpa",
+                "fallthrough in-addr.arpa ip6.arpa\n        ttl 30",
+            )
+            .replace(
+                "cache 30",
+                "cache 30 {\n        success 10000 30\n        denial 2000 10\n        prefetch 5 60s\n    }",
+            );
+    });
+    let default = at_t0("baseline").dns;
+    assert!(
+        tuned.dns.cache_hit_ratio > default.cache_hit_ratio + 0.02,
+        "{} vs {}",
+        tuned.dns.cache_hit_ratio,
+        default.cache_hit_ratio
+    );
+}

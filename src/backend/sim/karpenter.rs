@@ -19,7 +19,8 @@ use crate::domain::model::{
     NodePoolInfo, NodeSnapshot, PendingPod,
 };
 use crate::domain::scenario::{
-    DisruptionSpec, NodePoolSpec, Scenario, WorkloadSpec, parse_int_or_percent,
+    DisruptionSpec, DnsSpread, NodePoolSpec, Scenario, WorkloadSpec, ZoneSpread,
+    parse_int_or_percent,
 };
 use crate::domain::time::parse_duration;
 
@@ -199,9 +200,7 @@ pub fn launch(
     let shape = shape_of(&instance_type);
     if let Some(limit) = pool.cpu_limit {
         let provisioned: u32 = state
-            .nodes
-            .values()
-            .filter(|n| n.pool == request.pool)
+            .pool_nodes(request.pool)
             .map(|n| shape_of(&n.instance_type).vcpu)
             .sum();
         if f64::from(provisioned + shape.vcpu) > limit {
@@ -228,13 +227,7 @@ pub fn launch(
         Some(bad) if bad == request.zone && capacity == Capacity::Spot && state.zones.len() > 1 => {
             (1..state.zones.len())
                 .map(|offset| (request.zone + offset) % state.zones.len())
-                .min_by_key(|&z| {
-                    state
-                        .nodes
-                        .values()
-                        .filter(|n| n.pool == request.pool && n.zone == z)
-                        .count()
-                })
+                .min_by_key(|&z| state.pool_zone_nodes(request.pool, z).len())
                 .unwrap_or(request.zone)
         }
         _ => request.zone,
@@ -324,11 +317,9 @@ fn spot_victim(
     let now = state.now;
     let candidates = |zone: Option<usize>| -> Vec<NodeId> {
         state
-            .nodes
-            .values()
+            .pool_nodes(pool)
             .filter(|n| {
-                n.pool == pool
-                    && n.capacity == Capacity::Spot
+                n.capacity == Capacity::Spot
                     && n.initialized(now)
                     && n.disruption.is_none()
                     && zone.is_none_or(|z| n.zone == z)
@@ -391,12 +382,9 @@ pub fn disruptions(
             .map(|d| d.as_secs_f64())
             .unwrap_or(f64::MAX);
         let expired: Vec<NodeId> = state
-            .nodes
-            .values()
+            .pool_nodes(name)
             .filter(|n| {
-                n.pool == *name
-                    && n.disruption.is_none()
-                    && (now - n.created).num_seconds() as f64 >= expire_after
+                n.disruption.is_none() && (now - n.created).num_seconds() as f64 >= expire_after
             })
             .map(|n| n.id)
             .take(1)
@@ -597,11 +585,7 @@ fn voluntary_victim(
 ) -> Option<NodeId> {
     let now = state.now;
     let pool = specs.scenario.nodepools.get(pool_name)?;
-    let in_pool: Vec<&Node> = state
-        .nodes
-        .values()
-        .filter(|n| n.pool == pool_name)
-        .collect();
+    let in_pool: Vec<&Node> = state.pool_nodes(pool_name).collect();
     let disrupting = in_pool.iter().filter(|n| n.disruption.is_some()).count();
     if budget_left(pool, reason, in_pool.len(), disrupting, now) == 0 {
         return None;
@@ -616,10 +600,63 @@ fn voluntary_victim(
         .map(|n| n.id)
 }
 
+/// Whether every workload pod on `candidate` would find room on the pool's other nodes,
+/// keeping required zone spreads in their zone (Karpenter simulates this before it acts).
+fn can_reschedule(
+    state: &State,
+    specs: Specs<'_>,
+    candidate: &Node,
+    pods: &[(usize, usize)],
+) -> bool {
+    let now = state.now;
+    let mut free: Vec<(NodeId, usize, f64, f64, u32)> = state
+        .pool_nodes(&candidate.pool)
+        .filter(|n| n.id != candidate.id && n.initialized(now) && n.accepts_pods())
+        .map(|n| {
+            (
+                n.id,
+                n.zone,
+                n.cpu_allocatable_m - n.cpu_requested_m,
+                n.memory_allocatable_mib - n.memory_requested_mib,
+                n.max_pods.saturating_sub(n.pods + n.daemon_pods),
+            )
+        })
+        .collect();
+    pods.iter().all(|&(w, p)| {
+        let Some(runtime) = state.workloads.get(w) else {
+            return true;
+        };
+        let Some(pod) = runtime.pods.get(p) else {
+            return true;
+        };
+        let same_zone_only = match &runtime.source {
+            WorkloadSource::CoreDns => specs.scenario.dns.spread == DnsSpread::Zones,
+            WorkloadSource::Spec(_) => specs
+                .workload(&runtime.source)
+                .is_some_and(|s| s.zone_spread == ZoneSpread::Required),
+        };
+        let slot = free.iter_mut().find(|(_, zone, cpu, memory, room)| {
+            (!same_zone_only || *zone == candidate.zone)
+                && *cpu >= pod.cpu_request_m
+                && *memory >= pod.memory_request_mib
+                && *room > 0
+        });
+        match slot {
+            Some((_, _, cpu, memory, room)) => {
+                *cpu -= pod.cpu_request_m;
+                *memory -= pod.memory_request_mib;
+                *room -= 1;
+                true
+            }
+            None => false,
+        }
+    })
+}
+
 /// Karpenter's consolidation pass over every NodePool (run once a minute).
 pub fn consolidate(state: &mut State, specs: Specs<'_>, karpenter: &mut Karpenter) {
     let now = state.now;
-    let (daemon_cpu, daemon_memory, _) = specs.daemon_requests();
+    let (daemon_cpu, _, _) = specs.daemon_requests();
     for (name, pool) in &specs.scenario.nodepools {
         let after = parse_duration(&pool.consolidate_after)
             .map(|d| chrono::Duration::seconds(d.as_secs() as i64))
@@ -638,37 +675,38 @@ pub fn consolidate(state: &mut State, specs: Specs<'_>, karpenter: &mut Karpente
             .last_consolidation
             .get(name)
             .is_some_and(|t| now - *t < chrono::Duration::minutes(CONSOLIDATION_COOLDOWN_MINUTES));
-        if cooling {
+        let in_pool: Vec<&Node> = state.pool_nodes(name).collect();
+        let disrupting = in_pool.iter().filter(|n| n.disruption.is_some()).count();
+        if cooling || budget_left(pool, "Underutilized", in_pool.len(), disrupting, now) == 0 {
             continue;
         }
-        let usable: Vec<&Node> = state
-            .nodes
-            .values()
-            .filter(|n| n.pool == *name && n.initialized(now) && n.disruption.is_none())
+        let (_, pinned) = blockers(state, specs);
+        let mut candidates: Vec<&Node> = in_pool
+            .into_iter()
+            .filter(|n| {
+                n.initialized(now)
+                    && n.disruption.is_none()
+                    && n.pods > 0
+                    && !pinned.contains(&n.id)
+                    && now - n.created >= after.max(chrono::Duration::minutes(30))
+                    && n.workload_cpu_share(daemon_cpu) < UNDERUTILIZED_SHARE
+            })
             .collect();
-        let free = |n: &Node| {
-            (
-                (n.cpu_allocatable_m - n.cpu_requested_m).max(0.0),
-                (n.memory_allocatable_mib - n.memory_requested_mib).max(0.0),
-            )
-        };
-        let (total_cpu, total_memory) = usable
-            .iter()
-            .map(|n| free(n))
-            .fold((0.0, 0.0), |(c, m), (fc, fm)| (c + fc, m + fm));
-        let fits_elsewhere = |n: &Node| {
-            let (own_cpu, own_memory) = free(n);
-            let cpu = n.cpu_requested_m - daemon_cpu;
-            let memory = n.memory_requested_mib - daemon_memory;
-            (total_cpu - own_cpu) >= cpu * 1.3 && (total_memory - own_memory) >= memory * 1.3
-        };
-        let underutilized = voluntary_victim(state, specs, name, "Underutilized", |n| {
-            n.pods > 0
-                && now - n.created >= after.max(chrono::Duration::minutes(30))
-                && n.workload_cpu_share(daemon_cpu) < UNDERUTILIZED_SHARE
-                && fits_elsewhere(n)
+        candidates.sort_by(|a, b| {
+            a.workload_cpu_share(daemon_cpu)
+                .total_cmp(&b.workload_cpu_share(daemon_cpu))
+                .then(a.id.cmp(&b.id))
         });
-        if let Some(id) = underutilized {
+        let pods_by_node = state.pods_by_node();
+        let chosen = candidates
+            .into_iter()
+            .take(3)
+            .find(|n| {
+                let pods = pods_by_node.get(&n.id).map(Vec::as_slice).unwrap_or(&[]);
+                can_reschedule(state, specs, n, pods)
+            })
+            .map(|n| n.id);
+        if let Some(id) = chosen {
             disrupt(state, karpenter, id, "Underutilized", DRAIN_S);
             karpenter.last_consolidation.insert(name.clone(), now);
         }
@@ -738,9 +776,7 @@ pub fn snapshot(state: &State, specs: Specs<'_>, karpenter: &Karpenter) -> NodeS
                 .collect(),
             cpu_limit: pool.cpu_limit,
             cpu_provisioned: state
-                .nodes
-                .values()
-                .filter(|n| n.pool == *name)
+                .pool_nodes(name)
                 .map(|n| f64::from(shape_of(&n.instance_type).vcpu))
                 .sum(),
             weight: pool.weight,

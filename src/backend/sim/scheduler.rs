@@ -6,8 +6,10 @@ use super::rng::SplitMix64;
 use super::state::{NodeId, Specs, State, WorkloadSource};
 use crate::domain::scenario::{DnsSpread, ZoneSpread};
 
-/// Nodes looked at per pod and zone, newest first (where room usually is).
+/// Nodes looked at per pod and zone before giving up on that zone for now.
 const MAX_CANDIDATES: usize = 64;
+/// Pods nothing could be found for are retried this often, like the scheduler's backoff.
+const UNSCHEDULABLE_RETRY_S: i64 = 30;
 
 #[derive(Debug, Clone, Copy)]
 struct Placement<'a> {
@@ -59,11 +61,19 @@ pub fn schedule(
             karpenter_pool: specs.scenario.nodepools.contains_key(pool),
             startup_s: spec.startup_seconds,
         };
+        let now = state.now;
+        let backing_off = |since: Option<crate::domain::Timestamp>| {
+            since.is_some_and(|since| {
+                let waited = (now - since).num_seconds();
+                waited >= UNSCHEDULABLE_RETRY_S
+                    && waited % UNSCHEDULABLE_RETRY_S >= clock.step_s as i64
+            })
+        };
         let unplaced: Vec<usize> = runtime
             .pods
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.node.is_none())
+            .filter(|(_, p)| p.node.is_none() && (instant || !backing_off(p.pending_since)))
             .map(|(i, _)| i)
             .collect();
         for p in unplaced {
@@ -104,20 +114,7 @@ fn find_room(
     memory_mib: f64,
     initialized: bool,
 ) -> Option<NodeId> {
-    let now = state.now;
-    let candidates: Vec<NodeId> = state
-        .pool_zone_nodes(pool, zone)
-        .iter()
-        .rev()
-        .take(MAX_CANDIDATES)
-        .copied()
-        .collect();
-    candidates.into_iter().find(|id| {
-        state
-            .nodes
-            .get(id)
-            .is_some_and(|n| n.initialized(now) == initialized && n.has_room(cpu_m, memory_mib))
-    })
+    state.find_room(pool, zone, (cpu_m, memory_mib), initialized, MAX_CANDIDATES)
 }
 
 fn colocated_node(state: &State, w: usize, cpu_m: f64, memory_mib: f64) -> Option<NodeId> {

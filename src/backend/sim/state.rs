@@ -199,9 +199,10 @@ pub struct State {
     /// Position of each workload in `workloads`, by (namespace, name).
     workload_positions: BTreeMap<(String, String), usize>,
     pub next_node_id: NodeId,
-    /// Node ids per (pool, zone), rebuilt when nodes come or go.
-    pool_zone_index: BTreeMap<(String, usize), Vec<NodeId>>,
-    index_dirty: bool,
+    /// Node ids per pool and zone, oldest first, kept in step with `nodes`.
+    pool_zone_index: BTreeMap<String, Vec<Vec<NodeId>>>,
+    /// Where the scheduler's next look for room starts, per pool and zone (next fit).
+    room_cursors: BTreeMap<String, Vec<usize>>,
 }
 
 impl State {
@@ -214,38 +215,104 @@ impl State {
             workload_positions: BTreeMap::new(),
             next_node_id: 1,
             pool_zone_index: BTreeMap::new(),
-            index_dirty: false,
+            room_cursors: BTreeMap::new(),
         }
     }
 
     pub fn add_node(&mut self, node: Node) {
+        let zones = self.zones.len();
+        let by_zone = self
+            .pool_zone_index
+            .entry(node.pool.clone())
+            .or_insert_with(|| vec![Vec::new(); zones]);
+        if let Some(ids) = by_zone.get_mut(node.zone) {
+            // Ids only grow, so pushing keeps each list oldest first.
+            ids.push(node.id);
+        }
         self.nodes.insert(node.id, node);
-        self.index_dirty = true;
     }
 
     /// Removes a node; any pods still on it go back to pending.
     pub fn remove_node(&mut self, id: NodeId) -> Option<Node> {
         self.evict_node(id);
-        self.index_dirty = true;
-        self.nodes.remove(&id)
+        let node = self.nodes.remove(&id)?;
+        if let Some(ids) = self
+            .pool_zone_index
+            .get_mut(&node.pool)
+            .and_then(|by_zone| by_zone.get_mut(node.zone))
+        {
+            ids.retain(|other| *other != id);
+        }
+        Some(node)
     }
 
     /// Node ids in a pool and zone, oldest first.
-    pub fn pool_zone_nodes(&mut self, pool: &str, zone: usize) -> &[NodeId] {
-        if self.index_dirty {
-            self.pool_zone_index.clear();
-            for node in self.nodes.values() {
-                self.pool_zone_index
-                    .entry((node.pool.clone(), node.zone))
-                    .or_default()
-                    .push(node.id);
-            }
-            self.index_dirty = false;
-        }
+    pub fn pool_zone_nodes(&self, pool: &str, zone: usize) -> &[NodeId] {
         self.pool_zone_index
-            .get(&(pool.to_string(), zone))
+            .get(pool)
+            .and_then(|by_zone| by_zone.get(zone))
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// Finds a node with room in a pool and zone, looking at no more than `budget` nodes:
+    /// the search resumes where the last one left off, so full nodes are not scanned over
+    /// and over, and every node is looked at in turn.
+    pub fn find_room(
+        &mut self,
+        pool: &str,
+        zone: usize,
+        (cpu_m, memory_mib): (f64, f64),
+        initialized: bool,
+        budget: usize,
+    ) -> Option<NodeId> {
+        let now = self.now;
+        let ids = self.pool_zone_nodes(pool, zone);
+        let count = ids.len();
+        if count == 0 {
+            return None;
+        }
+        let zones = self.zones.len();
+        let start = self
+            .room_cursors
+            .get(pool)
+            .and_then(|c| c.get(zone))
+            .copied()
+            .unwrap_or(0)
+            % count;
+        let mut found = None;
+        let looked = budget.min(count);
+        for offset in 0..looked {
+            let index = (start + offset) % count;
+            let fits = self.nodes.get(&ids[index]).is_some_and(|n| {
+                n.initialized(now) == initialized && n.has_room(cpu_m, memory_mib)
+            });
+            if fits {
+                found = Some((index, ids[index]));
+                break;
+            }
+        }
+        let next = found
+            .map(|(index, _)| index)
+            .unwrap_or((start + looked) % count);
+        let cursors = self
+            .room_cursors
+            .entry(pool.to_string())
+            .or_insert_with(|| vec![0; zones]);
+        if let Some(cursor) = cursors.get_mut(zone) {
+            *cursor = next;
+        }
+        found.map(|(_, id)| id)
+    }
+
+    /// Nodes of a pool (all zones).
+    pub fn pool_nodes<'a>(&'a self, pool: &str) -> impl Iterator<Item = &'a Node> + 'a {
+        self.pool_zone_index
+            .get(pool)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|id| self.nodes.get(id))
     }
 
     /// Puts a pending pod on a node: bound if the node is initialized, nominated otherwise.
@@ -393,6 +460,19 @@ impl State {
         {
             runtime.unbound = runtime.unbound.saturating_sub(1);
         }
+    }
+
+    /// Workload pods per node, for decisions that look inside nodes.
+    pub fn pods_by_node(&self) -> BTreeMap<NodeId, Vec<(usize, usize)>> {
+        let mut map: BTreeMap<NodeId, Vec<(usize, usize)>> = BTreeMap::new();
+        for (w, runtime) in self.workloads.iter().enumerate() {
+            for (p, pod) in runtime.pods.iter().enumerate() {
+                if let Some(node) = pod.node {
+                    map.entry(node).or_default().push((w, p));
+                }
+            }
+        }
+        map
     }
 
     /// Ready pods per zone for each workload, in `workloads` order.

@@ -206,10 +206,8 @@ pub fn health_events(state: &mut State, specs: Specs<'_>, rng: &mut SplitMix64, 
                 }
             }
         } else {
-            let ready: Vec<usize> = (0..runtime.pods.len())
-                .filter(|&i| runtime.pods[i].ready(now))
-                .collect();
-            if ready.is_empty() {
+            let running = runtime.pods.len() - runtime.unbound;
+            if running == 0 {
                 continue;
             }
             let curve = curve(specs.scenario, spec, runtime.key);
@@ -218,12 +216,19 @@ pub fn health_events(state: &mut State, specs: Specs<'_>, rng: &mut SplitMix64, 
                 .memory_limit_mib
                 .map(|l| share_over_limit(memory, l))
                 .unwrap_or(0.0);
-            let oom_rate = ready.len() as f64 * over * OOM_KILLS_PER_POD_HOUR * step_s / 3600.0;
+            let oom_rate = running as f64 * over * OOM_KILLS_PER_POD_HOUR * step_s / 3600.0;
             let crash_rate = spec.crash_restarts_per_day * step_s / 86_400.0;
             let ooms = rng.poisson(oom_rate);
             let crashes = rng.poisson(crash_rate);
             for i in 0..(ooms + crashes) {
-                let pod = &mut runtime.pods[ready[rng.below(ready.len())]];
+                // A few draws find a running pod without listing them all every step.
+                let victim = (0..8)
+                    .map(|_| rng.below(runtime.pods.len()))
+                    .find(|&p| runtime.pods[p].ready(now));
+                let Some(victim) = victim else {
+                    continue;
+                };
+                let pod = &mut runtime.pods[victim];
                 pod.restarts += 1;
                 pod.ready_at = Some(now + seconds(10.0 + spec.startup_seconds));
                 runtime.restarts.push_back(now);

@@ -235,7 +235,17 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput) {
         Layout::vertical([Constraint::Length(gateway_rows), Constraint::Min(3)])
             .areas(areas.middle);
     gateways_table(frame, gateways_area, input, snapshot, areas.large);
-    routes_table(frame, routes_area, input, snapshot, areas.large);
+    if areas.large {
+        // The roll-up on a big screen: routes, then every backend behind them.
+        let routes_rows = table_height(snapshot.routes.len(), routes_area.height / 2);
+        let [routes_area, backends_area] =
+            Layout::vertical([Constraint::Length(routes_rows), Constraint::Fill(1)])
+                .areas(routes_area);
+        routes_table(frame, routes_area, input, snapshot, true);
+        backends_table(frame, backends_area, input, snapshot);
+    } else {
+        routes_table(frame, routes_area, input, snapshot, false);
+    }
     findings(frame, areas.findings, input, Pane::Gateways);
 }
 
@@ -349,6 +359,8 @@ fn routes_table(
         Column::right("5xx", Constraint::Length(5)),
     ];
     if large {
+        columns[0] = Column::left("route", Constraint::Fill(2));
+        columns[4] = Column::left("reason", Constraint::Fill(5));
         columns.insert(4, Column::left("hostnames", Constraint::Fill(2)));
         columns.push(Column::right("req/s", Constraint::Length(6)));
     }
@@ -400,6 +412,73 @@ fn routes_table(
                 ));
             }
             cells
+        },
+    );
+}
+
+/// Each backend of each route: does the Service exist, what share of traffic it gets, and
+/// how many of its endpoints are ready. Routes with a problem come first.
+fn backends_table(frame: &mut Frame, area: Rect, input: &RenderInput, snapshot: &GatewaySnapshot) {
+    let theme = input.theme;
+    let mut rows: Vec<(usize, usize)> = snapshot
+        .routes
+        .iter()
+        .enumerate()
+        .flat_map(|(r, route)| (0..route.backends.len()).map(move |b| (r, b)))
+        .collect();
+    rows.sort_by_key(|(r, b)| {
+        let backend = &snapshot.routes[*r].backends[*b];
+        let healthy = backend.service_exists
+            && backend.total_endpoints > 0
+            && backend.ready_endpoints == backend.total_endpoints;
+        (healthy, *r, *b)
+    });
+    titled_table(
+        frame,
+        area,
+        theme,
+        "Backends",
+        &[
+            Column::left("route", Constraint::Fill(2)),
+            Column::left("backend service", Constraint::Fill(2)),
+            Column::right("port", Constraint::Length(5)),
+            Column::right("weight", Constraint::Length(6)),
+            Column::left("service", Constraint::Length(9)),
+            Column::right("ready", Constraint::Length(7)),
+        ],
+        rows.len(),
+        0,
+        |i| {
+            let (r, b) = rows[i];
+            let route = &snapshot.routes[r];
+            let backend = &route.backends[b];
+            let total_weight: u32 = route.backends.iter().map(|b| b.weight).sum();
+            let share = if total_weight > 0 {
+                format::ratio(f64::from(backend.weight) / f64::from(total_weight))
+            } else {
+                "–".to_string()
+            };
+            vec![
+                TableCell::outside(&format!("{}/{}", route.namespace, route.name), theme.muted),
+                TableCell::outside(
+                    &format!("{}/{}", backend.namespace, backend.name),
+                    theme.text,
+                ),
+                TableCell::new(
+                    backend.port.map_or("–".to_string(), |p| p.to_string()),
+                    theme.muted,
+                ),
+                TableCell::new(share, theme.text),
+                if backend.service_exists {
+                    TableCell::new("exists", theme.ok)
+                } else {
+                    TableCell::new("MISSING", theme.crit)
+                },
+                TableCell::new(
+                    format!("{}/{}", backend.ready_endpoints, backend.total_endpoints),
+                    ready_level(backend.ready_endpoints, backend.total_endpoints).style(theme),
+                ),
+            ]
         },
     );
 }

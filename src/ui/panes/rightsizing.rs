@@ -6,8 +6,8 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 
 use super::{findings, gap, split};
-use crate::domain::thresholds::Thresholds;
 use crate::domain::rightsizing::{self, Basis};
+use crate::domain::thresholds::Thresholds;
 use crate::domain::{Cockpit, Pane, WorkloadSnapshot, WorkloadUsage};
 use crate::ui::RenderInput;
 use crate::ui::format;

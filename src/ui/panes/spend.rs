@@ -178,7 +178,10 @@ fn prices_line(spend: &SpendView, theme: &Theme) -> Vec<Span<'static>> {
         ),
     ];
     if spend.on_demand_usd_per_hour > spend.on_demand_at_spot_usd_per_hour {
-        spans.push(Span::styled(" · on-demand on spot would save ", theme.muted));
+        spans.push(Span::styled(
+            " · on-demand on spot would save ",
+            theme.muted,
+        ));
         spans.push(Span::styled(
             format!(
                 "{}/h",
@@ -240,7 +243,7 @@ fn namespaces_table(
             let mut cells = vec![
                 TableCell::outside(&namespace.namespace, theme.text),
                 TableCell::new(
-                    format::money(namespace.usd_per_hour),
+                    format::money_per_hour(namespace.usd_per_hour),
                     if namespace.usd_per_hour > t.namespace_usd_per_hour {
                         theme.warn
                     } else {
@@ -303,7 +306,7 @@ fn workloads_table(
                     theme.text,
                 ),
                 TableCell::new(workload.replicas.to_string(), theme.muted),
-                TableCell::new(format::money(workload.usd_per_hour), theme.text),
+                TableCell::new(format::money_per_hour(workload.usd_per_hour), theme.text),
                 TableCell::new(
                     format::money(workload.usd_per_hour * HOURS_PER_MONTH),
                     theme.text,
@@ -318,13 +321,7 @@ fn workloads_table(
 }
 
 /// Nodes by hourly price, priciest first; nodes without a price last.
-fn nodes_table(
-    frame: &mut Frame,
-    area: Rect,
-    input: &RenderInput,
-    spend: &SpendView,
-    large: bool,
-) {
+fn nodes_table(frame: &mut Frame, area: Rect, input: &RenderInput, spend: &SpendView, large: bool) {
     let theme = input.theme;
     let mut order: Vec<usize> = (0..spend.by_node.len()).collect();
     order.sort_by(|a, b| {
@@ -373,14 +370,14 @@ fn nodes_table(
                 ),
                 TableCell::new(
                     node.usd_per_hour
-                        .map_or("n/a".to_string(), format::money),
+                        .map_or("n/a".to_string(), format::money_per_hour),
                     if node.usd_per_hour.is_some() {
                         theme.text
                     } else {
                         theme.warn
                     },
                 ),
-                TableCell::new(format::money(node.idle_usd_per_hour), idle_style),
+                TableCell::new(format::money_per_hour(node.idle_usd_per_hour), idle_style),
                 TableCell::new(
                     node.usd_per_hour
                         .map_or("–".to_string(), |h| format::money(h * HOURS_PER_MONTH)),
