@@ -77,6 +77,8 @@ struct LookArgs {
 }
 
 fn main() -> ExitCode {
+    // Exactly one TLS crypto provider for the whole process, before any client is built.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
