@@ -64,6 +64,8 @@ pub struct Cockpit {
     retention: chrono::Duration,
     /// The backend said its initial state is complete.
     pub initial_sync_done: bool,
+    /// The alerts firing as of the last `Update::Alerts`.
+    pub alerts: Option<super::alerts::AlertSnapshot>,
 }
 
 impl Cockpit {
@@ -84,6 +86,7 @@ impl Cockpit {
             findings: Vec::new(),
             retention: chrono::Duration::minutes(DEFAULT_RETENTION_MINUTES),
             initial_sync_done: false,
+            alerts: None,
         }
     }
 
@@ -101,23 +104,14 @@ impl Cockpit {
             }
             Update::Dns(snapshot) => {
                 self.advance_clock(snapshot.at);
-                self.record(Figure::DnsQps, snapshot.at, snapshot.qps);
-                self.record(Figure::DnsP99Ms, snapshot.at, snapshot.p99_ms);
-                self.record(
-                    Figure::DnsCacheHitRatio,
-                    snapshot.at,
-                    snapshot.cache_hit_ratio,
-                );
-                self.record(
-                    Figure::DnsServfailRatio,
-                    snapshot.at,
-                    snapshot.servfail_ratio(),
-                );
-                self.record(
-                    Figure::DnsNxdomainRatio,
-                    snapshot.at,
-                    snapshot.nxdomain_ratio(),
-                );
+                if let Some(metrics) = &snapshot.metrics {
+                    let at = snapshot.at;
+                    self.record(Figure::DnsQps, at, metrics.qps);
+                    self.record(Figure::DnsP99Ms, at, metrics.p99_ms);
+                    self.record(Figure::DnsCacheHitRatio, at, metrics.cache_hit_ratio);
+                    self.record(Figure::DnsServfailRatio, at, metrics.servfail_ratio());
+                    self.record(Figure::DnsNxdomainRatio, at, metrics.nxdomain_ratio());
+                }
                 self.dns = Some(snapshot);
                 self.analyze_dns();
             }
@@ -170,6 +164,12 @@ impl Cockpit {
                 self.sources.insert(status.pane, status);
             }
             Update::InitialSyncDone => self.initial_sync_done = true,
+            Update::Alerts(snapshot) => {
+                self.advance_clock(snapshot.at);
+                self.alerts = Some(snapshot);
+            }
+            // Notices are for the user, not facts about the cluster: the app shows them.
+            Update::Notice { .. } => return false,
         }
         true
     }

@@ -62,7 +62,10 @@ pub fn analyze(dns: &DnsSnapshot, nodes: Option<&NodeSnapshot>, t: &Thresholds) 
 }
 
 fn latency(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
-    let Some(severity) = above(dns.p99_ms, t.dns_p99_ms) else {
+    let Some(m) = &dns.metrics else {
+        return;
+    };
+    let Some(severity) = above(m.p99_ms, t.dns_p99_ms) else {
         return;
     };
     let mut draft = finding(
@@ -71,20 +74,20 @@ fn latency(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
         severity,
         format!(
             "CoreDNS p99 latency {} ({})",
-            millis(dns.p99_ms),
+            millis(m.p99_ms),
             crossed(severity, t.dns_p99_ms, true, millis)
         ),
         coredns_deployment(),
     )
     .evidence(
         "p99 latency",
-        millis(dns.p99_ms),
+        millis(m.p99_ms),
         band_text(t.dns_p99_ms, true, millis),
     )
-    .evidence("p50 latency", millis(dns.p50_ms), "");
-    if let Some(upstream) = dns.upstream_p99_ms {
+    .evidence("p50 latency", millis(m.p50_ms), "");
+    if let Some(upstream) = m.upstream_p99_ms {
         // A slow VPC resolver shows as CoreDNS latency on cache misses.
-        let note = if upstream >= dns.p99_ms * 0.5 {
+        let note = if upstream >= m.p99_ms * 0.5 {
             "most of the latency is upstream: check the VPC resolver and the ENI packet cap"
         } else {
             "upstream is fast: look at CoreDNS CPU, memory and throttling"
@@ -100,10 +103,13 @@ fn cache_hit_ratio(
     t: &Thresholds,
     found: &mut Vec<Finding>,
 ) {
-    if dns.qps <= 0.0 {
+    let Some(m) = &dns.metrics else {
+        return;
+    };
+    if m.qps <= 0.0 {
         return;
     }
-    let Some(severity) = below(dns.cache_hit_ratio, t.dns_cache_hit_ratio) else {
+    let Some(severity) = below(m.cache_hit_ratio, t.dns_cache_hit_ratio) else {
         return;
     };
     let recommended = format!(
@@ -123,12 +129,12 @@ fn cache_hit_ratio(
     let summary = match fix {
         Some(_) => format!(
             "CoreDNS cache hit ratio {} ({}): short TTLs, apply the cache/TTL profile",
-            percent(dns.cache_hit_ratio),
+            percent(m.cache_hit_ratio),
             crossed(severity, t.dns_cache_hit_ratio, false, percent)
         ),
         None => format!(
             "CoreDNS cache hit ratio {} ({})",
-            percent(dns.cache_hit_ratio),
+            percent(m.cache_hit_ratio),
             crossed(severity, t.dns_cache_hit_ratio, false, percent)
         ),
     };
@@ -142,7 +148,7 @@ fn cache_hit_ratio(
         )
         .evidence(
             "cache hit ratio",
-            percent(dns.cache_hit_ratio),
+            percent(m.cache_hit_ratio),
             band_text(t.dns_cache_hit_ratio, false, percent),
         )
         .evidence("Corefile cache/ttl", corefile_value, recommended)
@@ -152,7 +158,10 @@ fn cache_hit_ratio(
 }
 
 fn servfail(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
-    let ratio = dns.servfail_ratio();
+    let Some(m) = &dns.metrics else {
+        return;
+    };
+    let ratio = m.servfail_ratio();
     let Some(severity) = above(ratio, t.dns_servfail_ratio) else {
         return;
     };
@@ -172,18 +181,21 @@ fn servfail(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
         percent(ratio),
         band_text(t.dns_servfail_ratio, true, percent),
     );
-    if let Some(upstream) = dns.upstream_p99_ms {
+    if let Some(upstream) = m.upstream_p99_ms {
         draft = draft.evidence("upstream (VPC resolver) p99", millis(upstream), "");
     }
     found.push(draft.build());
 }
 
 fn nxdomain(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
-    let ratio = dns.nxdomain_ratio();
+    let Some(m) = &dns.metrics else {
+        return;
+    };
+    let ratio = m.nxdomain_ratio();
     let Some(severity) = above(ratio, t.dns_nxdomain_ratio) else {
         return;
     };
-    let mut sources: Vec<_> = dns.nxdomain_sources.iter().collect();
+    let mut sources: Vec<_> = m.nxdomain_sources.iter().collect();
     sources.sort_by(|a, b| b.qps.total_cmp(&a.qps));
     let top = sources
         .iter()
@@ -265,10 +277,12 @@ fn nxdomain(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
 }
 
 fn memory(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
-    let Some(pod) = dns
+    // Pod memory comes from metrics: without them there is nothing to judge.
+    let Some((pod, working_set)) = dns
         .pods
         .iter()
-        .max_by(|a, b| a.memory_mib.total_cmp(&b.memory_mib))
+        .filter_map(|pod| pod.memory_mib.map(|memory| (pod, memory)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
     else {
         return;
     };
@@ -281,11 +295,11 @@ fn memory(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
         t.dns_memory_mib.warning * scale,
         t.dns_memory_mib.critical * scale,
     );
-    let at_limit = dns.memory_limit_mib.is_some_and(|l| pod.memory_mib >= l);
+    let at_limit = dns.memory_limit_mib.is_some_and(|l| working_set >= l);
     let severity = if at_limit {
         Severity::Critical
     } else {
-        match above(pod.memory_mib, band) {
+        match above(working_set, band) {
             Some(severity) => severity,
             None => return,
         }
@@ -301,19 +315,19 @@ fn memory(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
         format!(
             "CoreDNS pod {} uses {}{limit_text} ({}): raise the memory limit before it is OOM-killed",
             pod.name,
-            mib(pod.memory_mib),
+            mib(working_set),
             crossed(severity, band, true, mib)
         ),
         coredns_deployment(),
     )
-    .evidence("working set", mib(pod.memory_mib), band_text(band, true, mib));
+    .evidence("working set", mib(working_set), band_text(band, true, mib));
     if let Some(limit) = dns.memory_limit_mib {
         draft = draft.evidence(
             "memory limit",
             mib(limit),
             format!(
                 "suggested {}",
-                mib(EKS_DEFAULT_MEMORY_LIMIT_MIB.max((pod.memory_mib * 1.5).ceil()))
+                mib(EKS_DEFAULT_MEMORY_LIMIT_MIB.max((working_set * 1.5).ceil()))
             ),
         );
     }
@@ -384,17 +398,25 @@ fn placement(dns: &DnsSnapshot, nodes: Option<&NodeSnapshot>, found: &mut Vec<Fi
 }
 
 fn capacity(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
-    let (busiest, qps) = match dns.pods.iter().max_by(|a, b| a.qps.total_cmp(&b.qps)) {
-        Some(pod) => (format!("pod {}", pod.name), pod.qps),
+    let Some(m) = &dns.metrics else {
+        return;
+    };
+    let busiest_pod = dns
+        .pods
+        .iter()
+        .filter_map(|pod| pod.qps.map(|qps| (pod, qps)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let (busiest, qps) = match busiest_pod {
+        Some((pod, qps)) => (format!("pod {}", pod.name), qps),
         None => (
             "each pod".to_string(),
-            dns.qps / f64::from(dns.ready_replicas.max(1)),
+            m.qps / f64::from(dns.ready_replicas.max(1)),
         ),
     };
     if qps <= t.dns_qps_per_pod {
         return;
     }
-    let suggested = (dns.replicas + 1).max((dns.qps / t.dns_qps_per_pod).ceil() as u32);
+    let suggested = (dns.replicas + 1).max((m.qps / t.dns_qps_per_pod).ceil() as u32);
     found.push(
         finding(
             Pane::Dns,
@@ -408,7 +430,7 @@ fn capacity(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
             coredns_deployment(),
         )
         .evidence("busiest pod", format!("{} q/s", rate(qps)), format!("above {} q/s", rate(t.dns_qps_per_pod)))
-        .evidence("total", format!("{} q/s over {} replicas", rate(dns.qps), dns.replicas), "")
+        .evidence("total", format!("{} q/s over {} replicas", rate(m.qps), dns.replicas), "")
         .evidence("suggested replicas", suggested.to_string(), "max(current + 1, total / per-pod limit)")
         .fix(FixKind::DnsScaleReplicas)
         .build(),
@@ -454,7 +476,10 @@ fn readiness(dns: &DnsSnapshot, found: &mut Vec<Finding>) {
 }
 
 fn panics(dns: &DnsSnapshot, found: &mut Vec<Finding>) {
-    if dns.panics_last_hour == 0 {
+    let Some(m) = &dns.metrics else {
+        return;
+    };
+    if m.panics_last_hour == 0 {
         return;
     }
     found.push(
@@ -464,14 +489,14 @@ fn panics(dns: &DnsSnapshot, found: &mut Vec<Finding>) {
             Severity::Critical,
             format!(
                 "CoreDNS panicked {} time{} in the last hour: investigate the logs now",
-                dns.panics_last_hour,
-                if dns.panics_last_hour == 1 { "" } else { "s" }
+                m.panics_last_hour,
+                if m.panics_last_hour == 1 { "" } else { "s" }
             ),
             coredns_deployment(),
         )
         .evidence(
             "panics (1 h)",
-            dns.panics_last_hour.to_string(),
+            m.panics_last_hour.to_string(),
             "critical above 0",
         )
         .build(),
@@ -489,15 +514,19 @@ fn nodelocal(
     }
     let node_count = nodes.map(|n| n.nodes.len()).unwrap_or(0);
     let many_nodes = node_count > t.dns_nodelocal_nodes as usize;
-    let many_queries = dns.qps > t.dns_nodelocal_qps;
+    let qps = dns.metrics.as_ref().map(|m| m.qps);
+    let many_queries = qps.is_some_and(|qps| qps > t.dns_nodelocal_qps);
     if !many_nodes && !many_queries {
         return;
     }
-    let reason = if many_nodes {
-        format!("{node_count} nodes")
-    } else {
-        format!("{} q/s", rate(dns.qps))
+    let reason = match qps {
+        Some(qps) if !many_nodes => format!("{} q/s", rate(qps)),
+        _ => format!("{node_count} nodes"),
     };
+    let queries = qps.map_or_else(
+        || "unknown (no metrics)".to_string(),
+        |qps| format!("{} q/s", rate(qps)),
+    );
     found.push(
         finding(
             Pane::Dns,
@@ -513,7 +542,7 @@ fn nodelocal(
         )
         .evidence(
             "queries",
-            format!("{} q/s", rate(dns.qps)),
+            queries,
             format!("advised above {} q/s", rate(t.dns_nodelocal_qps)),
         )
         .build(),
@@ -578,7 +607,7 @@ fn corefile_health(corefile: &CorefileState, found: &mut Vec<Finding>) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::domain::model::{DnsClient, DnsPod, RcodeRate};
+    use crate::domain::model::{DnsClient, DnsMetrics, DnsPod, RcodeRate};
     use chrono::{TimeZone, Utc};
 
     const EKS_DEFAULT: &str = ".:53 {\n    errors\n    health {\n        lameduck 5s\n      }\n    ready\n    kubernetes cluster.local in-addr.arpa ip6.arpa {\n      pods insecure\n      fallthrough in-addr.arpa ip6.arpa\n    }\n    prometheus :9153\n    forward . /etc/resolv.conf\n    cache 30\n    loop\n    reload\n    loadbalance\n}\n";
@@ -590,9 +619,9 @@ pub(crate) mod tests {
             name: name.into(),
             node: node.into(),
             zone: zone.into(),
-            qps,
-            memory_mib: memory,
-            cpu_millicores: 50.0,
+            qps: Some(qps),
+            memory_mib: Some(memory),
+            cpu_millicores: Some(50.0),
         }
     }
 
@@ -600,22 +629,6 @@ pub(crate) mod tests {
     pub(crate) fn healthy() -> DnsSnapshot {
         DnsSnapshot {
             at: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
-            qps: 800.0,
-            p50_ms: 1.0,
-            p99_ms: 12.0,
-            cache_hit_ratio: 0.92,
-            rcodes: vec![
-                RcodeRate {
-                    rcode: "NOERROR".into(),
-                    qps: 700.0,
-                },
-                RcodeRate {
-                    rcode: "NXDOMAIN".into(),
-                    qps: 100.0,
-                },
-            ],
-            upstream_p99_ms: Some(4.0),
-            upstream_qps: Some(60.0),
             replicas: 2,
             ready_replicas: 2,
             memory_limit_mib: Some(170.0),
@@ -624,10 +637,33 @@ pub(crate) mod tests {
                 pod("coredns-b", "node-2", "us-east-1b", 400.0, 42.0),
             ],
             corefile: Some(TUNED.into()),
-            nxdomain_sources: vec![],
             nodelocal_dns: false,
-            panics_last_hour: 0,
+            metrics: Some(DnsMetrics {
+                qps: 800.0,
+                p50_ms: 1.0,
+                p99_ms: 12.0,
+                cache_hit_ratio: 0.92,
+                rcodes: vec![
+                    RcodeRate {
+                        rcode: "NOERROR".into(),
+                        qps: 700.0,
+                    },
+                    RcodeRate {
+                        rcode: "NXDOMAIN".into(),
+                        qps: 100.0,
+                    },
+                ],
+                upstream_p99_ms: Some(4.0),
+                upstream_qps: Some(60.0),
+                nxdomain_sources: vec![],
+                panics_last_hour: 0,
+            }),
         }
+    }
+
+    /// The metric figures of a test snapshot, to change them in place.
+    pub(crate) fn metrics(dns: &mut DnsSnapshot) -> &mut DnsMetrics {
+        dns.metrics.as_mut().expect("test snapshots carry metrics")
     }
 
     fn run(dns: &DnsSnapshot) -> Vec<Finding> {
@@ -653,13 +689,13 @@ pub(crate) mod tests {
     #[test]
     fn p99_latency_warns_then_goes_critical() {
         let mut dns = healthy();
-        dns.p99_ms = 60.0;
+        metrics(&mut dns).p99_ms = 60.0;
         assert_eq!(
             get(&run(&dns), "dns/latency-p99").severity,
             Severity::Warning
         );
-        dns.p99_ms = 142.0;
-        dns.upstream_p99_ms = Some(120.0);
+        metrics(&mut dns).p99_ms = 142.0;
+        metrics(&mut dns).upstream_p99_ms = Some(120.0);
         let found = run(&dns);
         let latency = get(&found, "dns/latency-p99");
         assert_eq!(latency.severity, Severity::Critical);
@@ -673,7 +709,7 @@ pub(crate) mod tests {
                 .iter()
                 .any(|e| e.threshold.contains("upstream"))
         );
-        dns.p99_ms = 50.0;
+        metrics(&mut dns).p99_ms = 50.0;
         assert!(!ids(&run(&dns)).contains(&"dns/latency-p99"));
     }
 
@@ -681,7 +717,7 @@ pub(crate) mod tests {
     fn low_cache_hit_ratio_offers_the_profile_with_the_corefile_values() {
         let mut dns = healthy();
         dns.corefile = Some(EKS_DEFAULT.into());
-        dns.cache_hit_ratio = 0.42;
+        metrics(&mut dns).cache_hit_ratio = 0.42;
         let found = run(&dns);
         let cache = get(&found, "dns/cache-hit-ratio");
         assert_eq!(cache.severity, Severity::Critical);
@@ -696,30 +732,30 @@ pub(crate) mod tests {
         assert!(corefile.value.contains("kubernetes ttl 5 s (default)"));
         assert!(corefile.value.contains("cache 30 s"));
 
-        dns.cache_hit_ratio = 0.7;
+        metrics(&mut dns).cache_hit_ratio = 0.7;
         assert_eq!(
             get(&run(&dns), "dns/cache-hit-ratio").severity,
             Severity::Warning
         );
-        dns.cache_hit_ratio = 0.85;
+        metrics(&mut dns).cache_hit_ratio = 0.85;
         assert!(!ids(&run(&dns)).contains(&"dns/cache-hit-ratio"));
     }
 
     #[test]
     fn no_cache_fix_when_already_tuned_or_unreadable() {
         let mut dns = healthy();
-        dns.cache_hit_ratio = 0.3;
+        metrics(&mut dns).cache_hit_ratio = 0.3;
         assert_eq!(get(&run(&dns), "dns/cache-hit-ratio").fix, None);
         dns.corefile = None;
         assert_eq!(get(&run(&dns), "dns/cache-hit-ratio").fix, None);
-        dns.qps = 0.0;
+        metrics(&mut dns).qps = 0.0;
         assert!(!ids(&run(&dns)).contains(&"dns/cache-hit-ratio"));
     }
 
     #[test]
     fn servfail_ratio_is_judged_apart_from_nxdomain() {
         let mut dns = healthy();
-        dns.rcodes.push(RcodeRate {
+        metrics(&mut dns).rcodes.push(RcodeRate {
             rcode: "SERVFAIL".into(),
             qps: 20.0,
         });
@@ -729,8 +765,8 @@ pub(crate) mod tests {
             Severity::Critical
         );
         assert!(!ids(&found).contains(&"dns/nxdomain-ratio"));
-        dns.rcodes.pop();
-        dns.rcodes.push(RcodeRate {
+        metrics(&mut dns).rcodes.pop();
+        metrics(&mut dns).rcodes.push(RcodeRate {
             rcode: "SERVFAIL".into(),
             qps: 0.4,
         });
@@ -740,7 +776,7 @@ pub(crate) mod tests {
     #[test]
     fn nxdomain_storm_points_at_the_workload_with_ndots_5() {
         let mut dns = healthy();
-        dns.rcodes = vec![
+        metrics(&mut dns).rcodes = vec![
             RcodeRate {
                 rcode: "NOERROR".into(),
                 qps: 300.0,
@@ -750,7 +786,7 @@ pub(crate) mod tests {
                 qps: 700.0,
             },
         ];
-        dns.nxdomain_sources = vec![
+        metrics(&mut dns).nxdomain_sources = vec![
             DnsClient {
                 namespace: "shop".into(),
                 workload: "checkout".into(),
@@ -789,7 +825,7 @@ pub(crate) mod tests {
         assert!(!ids(&found).iter().any(|id| id.contains("web/front")));
 
         // Below the band the per-workload findings stay quiet too.
-        dns.rcodes[1].qps = 100.0;
+        metrics(&mut dns).rcodes[1].qps = 100.0;
         let quiet = run(&dns);
         assert!(
             !ids(&quiet)
@@ -801,14 +837,14 @@ pub(crate) mod tests {
     #[test]
     fn memory_near_the_limit_offers_a_higher_limit() {
         let mut dns = healthy();
-        dns.pods[1].memory_mib = 130.0;
+        dns.pods[1].memory_mib = Some(130.0);
         let warning = run(&dns);
         assert_eq!(get(&warning, "dns/memory").severity, Severity::Warning);
         assert_eq!(
             get(&warning, "dns/memory").fix,
             Some(FixKind::DnsRaiseMemoryLimit)
         );
-        dns.pods[1].memory_mib = 162.0;
+        dns.pods[1].memory_mib = Some(162.0);
         let critical = run(&dns);
         let memory = get(&critical, "dns/memory");
         assert_eq!(memory.severity, Severity::Critical);
@@ -824,7 +860,7 @@ pub(crate) mod tests {
         assert!(!ids(&run(&dns)).contains(&"dns/memory"));
         // Over the limit is critical whatever the band says.
         dns.memory_limit_mib = Some(100.0);
-        dns.pods[1].memory_mib = 101.0;
+        dns.pods[1].memory_mib = Some(101.0);
         assert_eq!(get(&run(&dns), "dns/memory").severity, Severity::Critical);
     }
 
@@ -868,16 +904,16 @@ pub(crate) mod tests {
         );
 
         let mut busy = healthy();
-        busy.qps = 12_000.0;
-        busy.pods[0].qps = 6_500.0;
-        busy.pods[1].qps = 5_500.0;
+        metrics(&mut busy).qps = 12_000.0;
+        busy.pods[0].qps = Some(6_500.0);
+        busy.pods[1].qps = Some(5_500.0);
         busy.nodelocal_dns = true;
         let found = run(&busy);
         let qps = get(&found, "dns/qps-per-pod");
         assert_eq!(qps.fix, Some(FixKind::DnsScaleReplicas));
         assert!(qps.summary.contains("go to 3 replicas"), "{}", qps.summary);
-        busy.pods[0].qps = 4_900.0;
-        busy.pods[1].qps = 4_900.0;
+        busy.pods[0].qps = Some(4_900.0);
+        busy.pods[1].qps = Some(4_900.0);
         assert!(!ids(&run(&busy)).contains(&"dns/qps-per-pod"));
     }
 
@@ -895,7 +931,7 @@ pub(crate) mod tests {
             Severity::Critical
         );
         dns.ready_replicas = 2;
-        dns.panics_last_hour = 2;
+        metrics(&mut dns).panics_last_hour = 2;
         let found = run(&dns);
         let panics = get(&found, "dns/panics");
         assert_eq!(panics.severity, Severity::Critical);
@@ -915,9 +951,9 @@ pub(crate) mod tests {
     #[test]
     fn big_clusters_without_nodelocal_get_advice() {
         let mut dns = healthy();
-        dns.qps = 6_000.0;
-        dns.pods[0].qps = 3_000.0;
-        dns.pods[1].qps = 3_000.0;
+        metrics(&mut dns).qps = 6_000.0;
+        dns.pods[0].qps = Some(3_000.0);
+        dns.pods[1].qps = Some(3_000.0);
         let advice = get(&run(&dns), "dns/nodelocal").clone();
         assert_eq!(advice.severity, Severity::Info);
         assert_eq!(advice.fix, None);

@@ -249,6 +249,11 @@ pub fn finding_id(pane: &str, rule: &str, parts: &[&str]) -> String {
     id
 }
 
+/// A figure that may be missing (no metrics source): formatted, or "n/a".
+pub fn or_na(value: Option<f64>, format: impl Fn(f64) -> String) -> String {
+    value.map_or_else(|| "n/a".to_string(), format)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,6 +124,12 @@ pub enum Update {
     /// The backend has delivered its initial state (history included): from here on the
     /// cockpit shows the cluster as it is, and one-shot commands such as `snapshot` can read it.
     InitialSyncDone,
+    /// The alerts firing now (Prometheus `ALERTS`); each replaces the previous set.
+    Alerts(super::alerts::AlertSnapshot),
+    /// A message for the user from the source itself (e.g. where a damaged recording stopped).
+    Notice {
+        text: String,
+    },
 }
 
 /// How the data behind a pane is doing.
@@ -157,9 +163,26 @@ pub enum SourceState {
 // ---------------------------------------------------------------------------------------
 // DNS
 
+/// What the DNS pane knows about CoreDNS. The Kubernetes facts are always there; the
+/// figures only a metrics source can give are in `metrics`, absent without one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DnsSnapshot {
     pub at: Timestamp,
+    pub replicas: u32,
+    pub ready_replicas: u32,
+    pub memory_limit_mib: Option<f64>,
+    pub pods: Vec<DnsPod>,
+    /// The Corefile text from ConfigMap kube-system/coredns, when readable.
+    pub corefile: Option<String>,
+    /// Whether NodeLocal DNSCache runs in the cluster.
+    pub nodelocal_dns: bool,
+    /// CoreDNS's own metrics; `None` when no metrics source is configured or reachable.
+    pub metrics: Option<DnsMetrics>,
+}
+
+/// CoreDNS figures from its Prometheus metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DnsMetrics {
     /// Queries per second across all CoreDNS pods.
     pub qps: f64,
     pub p50_ms: f64,
@@ -171,21 +194,13 @@ pub struct DnsSnapshot {
     /// Latency of the forward plugin towards the VPC resolver, when known.
     pub upstream_p99_ms: Option<f64>,
     pub upstream_qps: Option<f64>,
-    pub replicas: u32,
-    pub ready_replicas: u32,
-    pub memory_limit_mib: Option<f64>,
-    pub pods: Vec<DnsPod>,
-    /// The Corefile text from ConfigMap kube-system/coredns, when readable.
-    pub corefile: Option<String>,
     /// Workloads sending the most queries that end in NXDOMAIN (search-path expansion).
     pub nxdomain_sources: Vec<DnsClient>,
-    /// Whether NodeLocal DNSCache runs in the cluster.
-    pub nodelocal_dns: bool,
     /// Panics counted in the last hour (coredns_panics_total increase).
     pub panics_last_hour: u32,
 }
 
-impl DnsSnapshot {
+impl DnsMetrics {
     fn rcode_share(&self, rcode: &str) -> f64 {
         let total: f64 = self.rcodes.iter().map(|r| r.qps).sum();
         if total <= 0.0 {
@@ -220,9 +235,10 @@ pub struct DnsPod {
     pub name: String,
     pub node: String,
     pub zone: String,
-    pub qps: f64,
-    pub memory_mib: f64,
-    pub cpu_millicores: f64,
+    /// Per-pod figures come from metrics and are absent without a metrics source.
+    pub qps: Option<f64>,
+    pub memory_mib: Option<f64>,
+    pub cpu_millicores: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -559,18 +575,26 @@ pub struct WorkloadUsage {
     pub replicas: u32,
     pub cpu_request_m: f64,
     pub cpu_limit_m: Option<f64>,
-    pub cpu_p95_m: f64,
     pub memory_request_mib: f64,
     pub memory_limit_mib: Option<f64>,
-    pub memory_p95_mib: f64,
-    pub memory_p99_mib: f64,
-    /// Throttled periods / total CFS periods, 0..=1.
-    pub throttling_ratio: f64,
+    /// From the containers' last termination reasons.
     pub oom_kills_7d: u32,
     pub restarts_24h: u32,
     pub vpa: Option<VpaAdvice>,
     /// An HPA scales this workload on CPU utilisation.
     pub hpa_on_cpu: bool,
+    /// Usage percentiles from a metrics source; `None` without one.
+    pub usage: Option<UsageStats>,
+}
+
+/// What a container really used over the snapshot's window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageStats {
+    pub cpu_p95_m: f64,
+    pub memory_p95_mib: f64,
+    pub memory_p99_mib: f64,
+    /// Throttled periods / total CFS periods, 0..=1.
+    pub throttling_ratio: f64,
     /// How many days of usage history the percentiles rest on.
     pub history_days: f64,
 }

@@ -9,8 +9,8 @@ use super::cockpit::Cockpit;
 use super::finding::{Evidence, Finding, Severity};
 use super::flows;
 use super::format::{
-    HOURS_PER_MONTH, bytes_per_sec, mib, millicores, millis, percent, rate, sanitize, seconds,
-    usd_per_hour, usd_per_month,
+    HOURS_PER_MONTH, bytes_per_sec, mib, millicores, millis, or_na, percent, rate, sanitize,
+    seconds, usd_per_hour, usd_per_month,
 };
 use super::gateways;
 use super::model::{ConditionStatus, FlowEdge, ObjectRef, Pane, RouteParent, RouteStatus};
@@ -46,12 +46,13 @@ pub struct Report {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DnsReport {
-    pub qps: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub cache_hit_ratio: f64,
-    pub servfail_ratio: f64,
-    pub nxdomain_ratio: f64,
+    /// The metric figures are null when no metrics source is available.
+    pub qps: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub cache_hit_ratio: Option<f64>,
+    pub servfail_ratio: Option<f64>,
+    pub nxdomain_ratio: Option<f64>,
     pub replicas: u32,
     pub ready_replicas: u32,
     pub upstream_p99_ms: Option<f64>,
@@ -118,10 +119,11 @@ pub struct WorkloadRow {
     pub container: String,
     pub replicas: u32,
     pub cpu_request_m: f64,
-    pub cpu_p95_m: f64,
+    /// Null without a metrics source.
+    pub cpu_p95_m: Option<f64>,
     pub memory_request_mib: f64,
-    pub memory_p95_mib: f64,
-    pub recommended: Recommendation,
+    pub memory_p95_mib: Option<f64>,
+    pub recommended: Option<Recommendation>,
     pub monthly_waste_usd: f64,
 }
 
@@ -178,17 +180,20 @@ fn is_true(condition: &Option<super::model::Condition>) -> bool {
 
 impl Report {
     pub fn from_cockpit(cockpit: &Cockpit) -> Report {
-        let dns = cockpit.dns.as_ref().map(|d| DnsReport {
-            qps: d.qps,
-            p50_ms: d.p50_ms,
-            p99_ms: d.p99_ms,
-            cache_hit_ratio: d.cache_hit_ratio,
-            servfail_ratio: d.servfail_ratio(),
-            nxdomain_ratio: d.nxdomain_ratio(),
-            replicas: d.replicas,
-            ready_replicas: d.ready_replicas,
-            upstream_p99_ms: d.upstream_p99_ms,
-            nodelocal_dns: d.nodelocal_dns,
+        let dns = cockpit.dns.as_ref().map(|d| {
+            let m = d.metrics.as_ref();
+            DnsReport {
+                qps: m.map(|m| m.qps),
+                p50_ms: m.map(|m| m.p50_ms),
+                p99_ms: m.map(|m| m.p99_ms),
+                cache_hit_ratio: m.map(|m| m.cache_hit_ratio),
+                servfail_ratio: m.map(|m| m.servfail_ratio()),
+                nxdomain_ratio: m.map(|m| m.nxdomain_ratio()),
+                replicas: d.replicas,
+                ready_replicas: d.ready_replicas,
+                upstream_p99_ms: m.and_then(|m| m.upstream_p99_ms),
+                nodelocal_dns: d.nodelocal_dns,
+            }
         });
         let gateways = cockpit.gateways.as_ref().map(|g| GatewaysReport {
             gateways: g
@@ -252,9 +257,9 @@ impl Report {
                     container: u.container.clone(),
                     replicas: u.replicas,
                     cpu_request_m: u.cpu_request_m,
-                    cpu_p95_m: u.cpu_p95_m,
+                    cpu_p95_m: u.usage.as_ref().map(|usage| usage.cpu_p95_m),
                     memory_request_mib: u.memory_request_mib,
-                    memory_p95_mib: u.memory_p95_mib,
+                    memory_p95_mib: u.usage.as_ref().map(|usage| usage.memory_p95_mib),
                     recommended: rightsizing::recommendation(u),
                     monthly_waste_usd: rightsizing::monthly_waste_usd(u, &costs),
                 })
@@ -387,12 +392,12 @@ impl Report {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {}/{} |",
-            rate(dns.qps),
-            millis(dns.p50_ms),
-            millis(dns.p99_ms),
-            percent(dns.cache_hit_ratio),
-            percent(dns.servfail_ratio),
-            percent(dns.nxdomain_ratio),
+            or_na(dns.qps, rate),
+            or_na(dns.p50_ms, millis),
+            or_na(dns.p99_ms, millis),
+            or_na(dns.cache_hit_ratio, percent),
+            or_na(dns.servfail_ratio, percent),
+            or_na(dns.nxdomain_ratio, percent),
             dns.ready_replicas,
             dns.replicas
         );
@@ -534,12 +539,20 @@ impl Report {
                     "| {}/{} | {} / {} | {} / {} | {} / {} | {} |",
                     md(&w.namespace),
                     md(&w.name),
-                    millicores(w.cpu_p95_m),
+                    or_na(w.cpu_p95_m, millicores),
                     millicores(w.cpu_request_m),
-                    mib(w.memory_p95_mib),
+                    or_na(w.memory_p95_mib, mib),
                     mib(w.memory_request_mib),
-                    millicores(f64::from(w.recommended.cpu_request_m)),
-                    mib(f64::from(w.recommended.memory_request_mib)),
+                    or_na(
+                        w.recommended.as_ref().map(|r| f64::from(r.cpu_request_m)),
+                        millicores
+                    ),
+                    or_na(
+                        w.recommended
+                            .as_ref()
+                            .map(|r| f64::from(r.memory_request_mib)),
+                        mib
+                    ),
                     usd_per_month(w.monthly_waste_usd)
                 );
             }
@@ -620,7 +633,7 @@ mod tests {
     fn full_cockpit() -> Cockpit {
         let mut cockpit = empty_cockpit();
         let mut dns = crate::domain::dns::tests::healthy();
-        dns.p99_ms = 142.0;
+        crate::domain::dns::tests::metrics(&mut dns).p99_ms = 142.0;
         cockpit.apply(Update::Dns(dns));
         let mut broken = crate::domain::gateways::tests::route();
         broken.backends[0].ready_endpoints = 0;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::finding::{Finding, FixKind, Severity};
 use super::format::{HOURS_PER_MONTH, mib, millicores, percent, usd_per_month};
-use super::model::{ObjectRef, Pane, WorkloadSnapshot, WorkloadUsage};
+use super::model::{ObjectRef, Pane, UsageStats, WorkloadSnapshot, WorkloadUsage};
 use super::rules::{above, band_text, below, crossed, finding};
 use super::spend::UnitCosts;
 use super::thresholds::Thresholds;
@@ -61,11 +61,14 @@ fn vpa_owns_requests(w: &WorkloadUsage) -> bool {
 /// limit at max(request × 1.5, p99 × 1.2). After OOM kills the memory is never lowered:
 /// the request keeps at least its current value and the limit grows by at least 20 %,
 /// because a p99 measured between kills understates the real need.
-pub fn recommendation(w: &WorkloadUsage) -> Recommendation {
-    let (cpu_target, memory_target, basis) = match &w.vpa {
-        Some(vpa) => (vpa.cpu_target_m, vpa.memory_target_mib, Basis::Vpa),
-        None => (w.cpu_p95_m, w.memory_p95_mib, Basis::P95),
+/// `None` when there is neither a VPA nor usage history to base it on.
+pub fn recommendation(w: &WorkloadUsage) -> Option<Recommendation> {
+    let (cpu_target, memory_target, basis) = match (&w.vpa, &w.usage) {
+        (Some(vpa), _) => (vpa.cpu_target_m, vpa.memory_target_mib, Basis::Vpa),
+        (None, Some(usage)) => (usage.cpu_p95_m, usage.memory_p95_mib, Basis::P95),
+        (None, None) => return None,
     };
+    let memory_p99 = w.usage.as_ref().map_or(0.0, |usage| usage.memory_p99_mib);
     let cpu_request = ceil_clean(cpu_target.max(0.0) * REQUEST_HEADROOM).max(MIN_CPU_REQUEST_M);
     let mut memory_request = (ceil_clean(memory_target.max(0.0) * REQUEST_HEADROOM)
         / MEMORY_STEP_MIB)
@@ -76,26 +79,27 @@ pub fn recommendation(w: &WorkloadUsage) -> Recommendation {
         memory_request =
             memory_request.max((w.memory_request_mib / MEMORY_STEP_MIB).ceil() * MEMORY_STEP_MIB);
     }
-    let mut memory_limit = ceil_clean(
-        (memory_request * LIMIT_OVER_REQUEST).max(w.memory_p99_mib.max(0.0) * LIMIT_OVER_P99),
-    );
+    let mut memory_limit =
+        ceil_clean((memory_request * LIMIT_OVER_REQUEST).max(memory_p99.max(0.0) * LIMIT_OVER_P99));
     if w.oom_kills_7d > 0
         && let Some(limit) = w.memory_limit_mib
     {
         memory_limit = memory_limit.max(ceil_clean(limit * 1.2));
     }
-    Recommendation {
+    Some(Recommendation {
         cpu_request_m: cpu_request as u32,
         memory_request_mib: memory_request as u32,
         memory_limit_mib: memory_limit as u32,
         cpu_limit_m: None,
         basis,
-    }
+    })
 }
 
 /// What the requests above the recommendation cost per month, across all replicas.
 pub fn monthly_waste_usd(workload: &WorkloadUsage, costs: &UnitCosts) -> f64 {
-    let rec = recommendation(workload);
+    let Some(rec) = recommendation(workload) else {
+        return 0.0;
+    };
     let cpu_excess_cores =
         (workload.cpu_request_m - f64::from(rec.cpu_request_m)).max(0.0) / 1000.0;
     let memory_excess_gib =
@@ -171,13 +175,17 @@ fn workload_findings(
             base
         },
         object: ObjectRef::namespaced(&w.kind, &w.namespace, &w.name),
-        provisional: (w.history_days < t.min_history_days).then(|| {
-            format!(
-                "provisional: {:.1} days of history, {:.0} needed",
-                w.history_days.max(0.0),
-                t.min_history_days
-            )
-        }),
+        provisional: w
+            .usage
+            .as_ref()
+            .filter(|usage| usage.history_days < t.min_history_days)
+            .map(|usage| {
+                format!(
+                    "provisional: {:.1} days of history, {:.0} needed",
+                    usage.history_days.max(0.0),
+                    t.min_history_days
+                )
+            }),
     };
     let rec = recommendation(w);
     let vpa_owns = vpa_owns_requests(w);
@@ -205,12 +213,16 @@ fn workload_findings(
         );
     }
 
-    let oom = oom_kills(&subject, &rec, vpa_owns, t, found);
-    throttling(&subject, t, found);
-    let under = !oom && under_provisioned(&subject, &rec, vpa_owns, found);
+    let oom = oom_kills(&subject, rec.as_ref(), vpa_owns, t, found);
+    // Everything below compares requests with measured usage.
+    let (Some(rec), Some(usage)) = (rec, w.usage.as_ref()) else {
+        return;
+    };
+    throttling(&subject, usage, t, found);
+    let under = !oom && under_provisioned(&subject, usage, &rec, vpa_owns, found);
     let waste = monthly_waste_usd(w, costs);
     if !oom && !under {
-        over_provisioned(&subject, &rec, vpa_owns, waste, t, found);
+        over_provisioned(&subject, usage, &rec, vpa_owns, waste, t, found);
     }
     // A VPA covers the whole workload, so one suggestion per workload, not per container.
     let vpa_id = format!("rightsizing/create-vpa/{}/{}", w.namespace, w.name);
@@ -240,7 +252,7 @@ fn workload_findings(
 /// OOM kills: 1–2 in 7 days is a warning, 3 or more critical (thresholds count from, not above).
 fn oom_kills(
     subject: &Subject,
-    rec: &Recommendation,
+    rec: Option<&Recommendation>,
     vpa_owns: bool,
     t: &Thresholds,
     found: &mut Vec<Finding>,
@@ -255,21 +267,32 @@ fn oom_kills(
         return false;
     };
     let limit = w.memory_limit_mib.map(mib).unwrap_or_else(|| "none".into());
-    let (advice, fix) = if vpa_owns {
-        (
+    let (advice, fix) = match rec {
+        _ if vpa_owns => (
             "the VPA owns requests: raise its maxAllowed or target".to_string(),
             None,
-        )
-    } else {
-        (
+        ),
+        Some(rec) => (
             format!(
                 "raise memory to {} request / {} limit",
                 mib(f64::from(rec.memory_request_mib)),
                 mib(f64::from(rec.memory_limit_mib))
             ),
             Some(FixKind::RightsizeRequests),
-        )
+        ),
+        None => (
+            "raise its memory limit; usage metrics would size it".to_string(),
+            None,
+        ),
     };
+    let p99 = w.usage.as_ref().map_or_else(
+        || "unknown (no metrics)".to_string(),
+        |u| mib(u.memory_p99_mib),
+    );
+    let recommended = rec.map_or_else(
+        || "unknown".to_string(),
+        |rec| format!("recommended {}", mib(f64::from(rec.memory_request_mib))),
+    );
     let threshold = if severity == Severity::Critical {
         format!("critical from {:.0}", t.oom_kills_7d.critical)
     } else {
@@ -296,28 +319,20 @@ fn oom_kills(
                 t.oom_kills_7d.warning, t.oom_kills_7d.critical
             ),
         )
-        .evidence(
-            "memory p99",
-            mib(w.memory_p99_mib),
-            format!("limit {limit}"),
-        )
-        .evidence(
-            "memory request",
-            mib(w.memory_request_mib),
-            format!("recommended {}", mib(f64::from(rec.memory_request_mib))),
-        )
+        .evidence("memory p99", p99, format!("limit {limit}"))
+        .evidence("memory request", mib(w.memory_request_mib), recommended)
         .maybe_fix(fix)
         .build(),
     );
     true
 }
 
-fn throttling(subject: &Subject, t: &Thresholds, found: &mut Vec<Finding>) {
+fn throttling(subject: &Subject, u: &UsageStats, t: &Thresholds, found: &mut Vec<Finding>) {
     let w = subject.w;
     let Some(limit) = w.cpu_limit_m else {
         return;
     };
-    let Some(severity) = above(w.throttling_ratio, t.throttling_ratio) else {
+    let Some(severity) = above(u.throttling_ratio, t.throttling_ratio) else {
         return;
     };
     // The catalogue offers removing the limit only past the critical line (> 10 %).
@@ -337,7 +352,7 @@ fn throttling(subject: &Subject, t: &Thresholds, found: &mut Vec<Finding>) {
             format!(
                 "{} is CPU-throttled in {} of periods ({}) by its {} limit: {advice}",
                 subject.label,
-                percent(w.throttling_ratio),
+                percent(u.throttling_ratio),
                 crossed(severity, t.throttling_ratio, true, percent),
                 millicores(limit)
             ),
@@ -345,13 +360,13 @@ fn throttling(subject: &Subject, t: &Thresholds, found: &mut Vec<Finding>) {
         )
         .evidence(
             "throttled periods",
-            percent(w.throttling_ratio),
+            percent(u.throttling_ratio),
             band_text(t.throttling_ratio, true, percent),
         )
         .evidence(
             "CPU limit",
             millicores(limit),
-            format!("p95 use {}", millicores(w.cpu_p95_m)),
+            format!("p95 use {}", millicores(u.cpu_p95_m)),
         )
         .maybe_fix(fix)
         .build(),
@@ -360,13 +375,14 @@ fn throttling(subject: &Subject, t: &Thresholds, found: &mut Vec<Finding>) {
 
 fn under_provisioned(
     subject: &Subject,
+    u: &UsageStats,
     rec: &Recommendation,
     vpa_owns: bool,
     found: &mut Vec<Finding>,
 ) -> bool {
     let w = subject.w;
-    let cpu_short = w.cpu_request_m > 0.0 && w.cpu_p95_m > w.cpu_request_m;
-    let memory_short = w.memory_request_mib > 0.0 && w.memory_p95_mib > w.memory_request_mib;
+    let cpu_short = w.cpu_request_m > 0.0 && u.cpu_p95_m > w.cpu_request_m;
+    let memory_short = w.memory_request_mib > 0.0 && u.memory_p95_mib > w.memory_request_mib;
     if !cpu_short && !memory_short {
         return false;
     }
@@ -374,14 +390,14 @@ fn under_provisioned(
     if cpu_short {
         parts.push(format!(
             "CPU p95 {} over its {} request",
-            millicores(w.cpu_p95_m),
+            millicores(u.cpu_p95_m),
             millicores(w.cpu_request_m)
         ));
     }
     if memory_short {
         parts.push(format!(
             "memory p95 {} over its {} request",
-            mib(w.memory_p95_mib),
+            mib(u.memory_p95_mib),
             mib(w.memory_request_mib)
         ));
     }
@@ -405,19 +421,19 @@ fn under_provisioned(
             "CPU p95 / request",
             format!(
                 "{} / {}",
-                millicores(w.cpu_p95_m),
+                millicores(u.cpu_p95_m),
                 millicores(w.cpu_request_m)
             ),
             "p95 above the request",
         )
         .evidence(
             "memory p95 / request",
-            format!("{} / {}", mib(w.memory_p95_mib), mib(w.memory_request_mib)),
+            format!("{} / {}", mib(u.memory_p95_mib), mib(w.memory_request_mib)),
             "",
         )
         .evidence(
             "history",
-            format!("{:.1} days", w.history_days),
+            format!("{:.1} days", u.history_days),
             subject.provisional.clone().unwrap_or_default(),
         )
         .maybe_fix(fix)
@@ -428,6 +444,7 @@ fn under_provisioned(
 
 fn over_provisioned(
     subject: &Subject,
+    u: &UsageStats,
     rec: &Recommendation,
     vpa_owns: bool,
     waste: f64,
@@ -435,8 +452,8 @@ fn over_provisioned(
     found: &mut Vec<Finding>,
 ) {
     let w = subject.w;
-    let cpu_ratio = ratio(w.cpu_p95_m, w.cpu_request_m);
-    let memory_ratio = ratio(w.memory_p95_mib, w.memory_request_mib);
+    let cpu_ratio = ratio(u.cpu_p95_m, w.cpu_request_m);
+    let memory_ratio = ratio(u.memory_p95_mib, w.memory_request_mib);
     let cpu_severity = cpu_ratio.and_then(|r| below(r, t.cpu_use_ratio));
     let memory_severity = memory_ratio.and_then(|r| below(r, t.memory_use_ratio));
     let Some(band_severity) = cpu_severity.max(memory_severity) else {
@@ -492,14 +509,14 @@ fn over_provisioned(
             "CPU p95 / request",
             format!(
                 "{} / {}",
-                millicores(w.cpu_p95_m),
+                millicores(u.cpu_p95_m),
                 millicores(w.cpu_request_m)
             ),
             band_text(t.cpu_use_ratio, false, percent),
         )
         .evidence(
             "memory p95 / request",
-            format!("{} / {}", mib(w.memory_p95_mib), mib(w.memory_request_mib)),
+            format!("{} / {}", mib(u.memory_p95_mib), mib(w.memory_request_mib)),
             band_text(t.memory_use_ratio, false, percent),
         )
         .evidence(
@@ -519,7 +536,7 @@ fn over_provisioned(
         )
         .evidence(
             "history",
-            format!("{:.1} days", w.history_days),
+            format!("{:.1} days", u.history_days),
             subject.provisional.clone().unwrap_or_default(),
         )
         .maybe_fix(fix)
@@ -549,29 +566,40 @@ mod tests {
             replicas: 4,
             cpu_request_m: 500.0,
             cpu_limit_m: None,
-            cpu_p95_m: 400.0,
             memory_request_mib: 512.0,
             memory_limit_mib: Some(768.0),
-            memory_p95_mib: 420.0,
-            memory_p99_mib: 450.0,
-            throttling_ratio: 0.0,
             oom_kills_7d: 0,
             restarts_24h: 0,
             vpa: None,
             hpa_on_cpu: false,
-            history_days: 14.0,
+            usage: Some(UsageStats {
+                cpu_p95_m: 400.0,
+                memory_p95_mib: 420.0,
+                memory_p99_mib: 450.0,
+                throttling_ratio: 0.0,
+                history_days: 14.0,
+            }),
         }
+    }
+
+    /// The usage figures of a test workload, to change them in place.
+    fn usage(w: &mut WorkloadUsage) -> &mut UsageStats {
+        w.usage.as_mut().expect("test workloads carry usage")
     }
 
     fn oversized() -> WorkloadUsage {
         WorkloadUsage {
             replicas: 10,
             cpu_request_m: 2000.0,
-            cpu_p95_m: 250.0,
             memory_request_mib: 4096.0,
             memory_limit_mib: Some(4096.0),
-            memory_p95_mib: 350.0,
-            memory_p99_mib: 400.0,
+            usage: Some(UsageStats {
+                cpu_p95_m: 250.0,
+                memory_p95_mib: 350.0,
+                memory_p99_mib: 400.0,
+                throttling_ratio: 0.0,
+                history_days: 14.0,
+            }),
             ..fitting()
         }
     }
@@ -599,7 +627,7 @@ mod tests {
 
     #[test]
     fn recommendation_follows_the_formula() {
-        let rec = recommendation(&oversized());
+        let rec = recommendation(&oversized()).expect("usage gives a recommendation");
         assert_eq!(rec.cpu_request_m, 300, "ceil(250 × 1.2)");
         assert_eq!(rec.memory_request_mib, 448, "350 × 1.2 = 420, up to 64 Mi");
         assert_eq!(rec.memory_limit_mib, 672, "max(448 × 1.5, 400 × 1.2)");
@@ -607,9 +635,11 @@ mod tests {
         assert_eq!(rec.basis, Basis::P95);
 
         let mut spiky = oversized();
-        spiky.memory_p99_mib = 900.0;
+        usage(&mut spiky).memory_p99_mib = 900.0;
         assert_eq!(
-            recommendation(&spiky).memory_limit_mib,
+            recommendation(&spiky)
+                .expect("usage gives a recommendation")
+                .memory_limit_mib,
             1080,
             "p99 × 1.2 wins"
         );
@@ -620,17 +650,17 @@ mod tests {
             cpu_target_m: 100.0,
             memory_target_mib: 200.0,
         });
-        let rec = recommendation(&with_vpa);
+        let rec = recommendation(&with_vpa).expect("usage gives a recommendation");
         assert_eq!(
             (rec.cpu_request_m, rec.memory_request_mib, rec.basis),
             (120, 256, Basis::Vpa)
         );
 
         let mut idle = oversized();
-        idle.cpu_p95_m = 0.0;
-        idle.memory_p95_mib = 0.0;
-        idle.memory_p99_mib = 0.0;
-        let rec = recommendation(&idle);
+        usage(&mut idle).cpu_p95_m = 0.0;
+        usage(&mut idle).memory_p95_mib = 0.0;
+        usage(&mut idle).memory_p99_mib = 0.0;
+        let rec = recommendation(&idle).expect("usage gives a recommendation");
         assert_eq!(
             (
                 rec.cpu_request_m,
@@ -645,9 +675,9 @@ mod tests {
     fn oom_kills_never_lower_memory() {
         let mut w = fitting();
         w.oom_kills_7d = 2;
-        w.memory_p95_mib = 200.0;
-        w.memory_p99_mib = 300.0;
-        let rec = recommendation(&w);
+        usage(&mut w).memory_p95_mib = 200.0;
+        usage(&mut w).memory_p99_mib = 300.0;
+        let rec = recommendation(&w).expect("usage gives a recommendation");
         assert_eq!(rec.memory_request_mib, 512);
         assert_eq!(rec.memory_limit_mib, 922, "768 × 1.2, rounded up");
     }
@@ -712,7 +742,7 @@ mod tests {
     #[test]
     fn short_history_makes_the_advice_provisional() {
         let mut young = oversized();
-        young.history_days = 3.0;
+        usage(&mut young).history_days = 3.0;
         let found = run(vec![young]);
         let over = get(&found, "rightsizing/over-provisioned/shop/checkout");
         assert!(
@@ -728,11 +758,11 @@ mod tests {
     fn throttling_with_a_cpu_limit() {
         let mut w = fitting();
         w.cpu_limit_m = Some(500.0);
-        w.throttling_ratio = 0.07;
+        usage(&mut w).throttling_ratio = 0.07;
         let found = run(vec![w.clone()]);
         let warn = get(&found, "rightsizing/cpu-throttling/shop/checkout");
         assert_eq!((warn.severity, warn.fix), (Severity::Warning, None));
-        w.throttling_ratio = 0.14;
+        usage(&mut w).throttling_ratio = 0.14;
         let found = run(vec![w.clone()]);
         let critical = get(&found, "rightsizing/cpu-throttling/shop/checkout");
         assert_eq!(critical.fix, Some(FixKind::RightsizeRemoveCpuLimit));
@@ -771,7 +801,7 @@ mod tests {
     #[test]
     fn usage_above_requests_is_under_provisioned() {
         let mut w = fitting();
-        w.cpu_p95_m = 800.0;
+        usage(&mut w).cpu_p95_m = 800.0;
         let found = run(vec![w]);
         let under = get(&found, "rightsizing/under-provisioned/shop/checkout");
         assert_eq!(

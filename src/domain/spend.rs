@@ -504,17 +504,19 @@ pub(crate) mod tests {
             replicas,
             cpu_request_m: cpu_m,
             cpu_limit_m: None,
-            cpu_p95_m: cpu_m * 0.8,
             memory_request_mib: memory_mib,
             memory_limit_mib: Some(memory_mib * 1.5),
-            memory_p95_mib: memory_mib * 0.8,
-            memory_p99_mib: memory_mib * 0.9,
-            throttling_ratio: 0.0,
             oom_kills_7d: 0,
             restarts_24h: 0,
             vpa: None,
             hpa_on_cpu: false,
-            history_days: 14.0,
+            usage: Some(crate::domain::model::UsageStats {
+                cpu_p95_m: cpu_m * 0.8,
+                memory_p95_mib: memory_mib * 0.8,
+                memory_p99_mib: memory_mib * 0.9,
+                throttling_ratio: 0.0,
+                history_days: 14.0,
+            }),
         }
     }
 

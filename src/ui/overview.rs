@@ -108,6 +108,7 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput) {
         findings,
         input.view.selected,
         true,
+        !Pane::ALL.iter().any(|pane| input.cockpit.has_data(*pane)),
     );
 }
 

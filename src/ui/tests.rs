@@ -35,26 +35,6 @@ fn condition(ok: bool, reason: &str, message: &str) -> Option<Condition> {
 fn dns(minute: i64) -> DnsSnapshot {
     DnsSnapshot {
         at: at(minute),
-        qps: 1_800.0 + 20.0 * minute as f64,
-        p50_ms: 3.2,
-        p99_ms: 60.0 + 4.0 * minute as f64,
-        cache_hit_ratio: 0.62 - 0.01 * minute as f64,
-        rcodes: vec![
-            RcodeRate {
-                rcode: "NOERROR".into(),
-                qps: 700.0,
-            },
-            RcodeRate {
-                rcode: "NXDOMAIN".into(),
-                qps: 1_300.0,
-            },
-            RcodeRate {
-                rcode: "SERVFAIL".into(),
-                qps: 42.0,
-            },
-        ],
-        upstream_p99_ms: Some(38.0),
-        upstream_qps: Some(800.0),
         replicas: 2,
         ready_replicas: 2,
         memory_limit_mib: Some(170.0),
@@ -63,32 +43,54 @@ fn dns(minute: i64) -> DnsSnapshot {
                 name: "coredns-5d78c9869d-abcde".into(),
                 node: "ip-10-0-1-17.eu-west-1.compute.internal".into(),
                 zone: "eu-west-1a".into(),
-                qps: 1_100.0,
-                memory_mib: 131.0,
-                cpu_millicores: 420.0,
+                qps: Some(1_100.0),
+                memory_mib: Some(131.0),
+                cpu_millicores: Some(420.0),
             },
             DnsPod {
                 name: HOSTILE.into(),
                 node: "ip-10-0-1-17.eu-west-1.compute.internal".into(),
                 zone: "eu-west-1a".into(),
-                qps: 900.0,
-                memory_mib: 98.0,
-                cpu_millicores: 380.0,
+                qps: Some(900.0),
+                memory_mib: Some(98.0),
+                cpu_millicores: Some(380.0),
             },
         ],
         corefile: Some(
             ".:53 {\n    errors\n    health {\n        lameduck 5s\n    }\n    kubernetes cluster.local in-addr.arpa ip6.arpa {\n        ttl 5\n    }\n    forward . /etc/resolv.conf\n    cache 30\n}\n"
                 .into(),
         ),
-        nxdomain_sources: vec![DnsClient {
-            namespace: "shop".into(),
-            workload: "checkout".into(),
-            qps: 900.0,
-            nxdomain_ratio: 0.8,
-            ndots: 5,
-        }],
         nodelocal_dns: false,
-        panics_last_hour: 0,
+        metrics: Some(DnsMetrics {
+            qps: 1_800.0 + 20.0 * minute as f64,
+            p50_ms: 3.2,
+            p99_ms: 60.0 + 4.0 * minute as f64,
+            cache_hit_ratio: 0.62 - 0.01 * minute as f64,
+            rcodes: vec![
+                RcodeRate {
+                    rcode: "NOERROR".into(),
+                    qps: 700.0,
+                },
+                RcodeRate {
+                    rcode: "NXDOMAIN".into(),
+                    qps: 1_300.0,
+                },
+                RcodeRate {
+                    rcode: "SERVFAIL".into(),
+                    qps: 42.0,
+                },
+            ],
+            upstream_p99_ms: Some(38.0),
+            upstream_qps: Some(800.0),
+            nxdomain_sources: vec![DnsClient {
+                namespace: "shop".into(),
+                workload: "checkout".into(),
+                qps: 900.0,
+                nxdomain_ratio: 0.8,
+                ndots: 5,
+            }],
+            panics_last_hour: 0,
+        }),
     }
 }
 
@@ -306,17 +308,19 @@ fn workloads(minute: i64) -> WorkloadSnapshot {
                 replicas: 3,
                 cpu_request_m: 1_000.0,
                 cpu_limit_m: if i == 1 { Some(1_000.0) } else { None },
-                cpu_p95_m: 100.0 + 30.0 * i as f64,
                 memory_request_mib: 1_024.0,
                 memory_limit_mib: Some(1_024.0),
-                memory_p95_mib: 200.0 + 20.0 * i as f64,
-                memory_p99_mib: 260.0 + 20.0 * i as f64,
-                throttling_ratio: if i == 1 { 0.18 } else { 0.0 },
                 oom_kills_7d: if i == 2 { 4 } else { 0 },
                 restarts_24h: 0,
                 vpa: None,
                 hpa_on_cpu: i == 4,
-                history_days: 7.0,
+                usage: Some(UsageStats {
+                    cpu_p95_m: 100.0 + 30.0 * i as f64,
+                    memory_p95_mib: 200.0 + 20.0 * i as f64,
+                    memory_p99_mib: 260.0 + 20.0 * i as f64,
+                    throttling_ratio: if i == 1 { 0.18 } else { 0.0 },
+                    history_days: 7.0,
+                }),
             })
             .collect(),
         namespaces: vec![],

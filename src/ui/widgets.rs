@@ -579,6 +579,7 @@ pub fn findings_list(
     findings: &[Finding],
     selected: usize,
     show_pane: bool,
+    waiting_for_data: bool,
 ) {
     if area.height == 0 {
         return;
@@ -594,10 +595,12 @@ pub fn findings_list(
     }
     if findings.is_empty() {
         frame.render_widget(
-            Paragraph::new(Span::styled(
-                "none: every figure is within its thresholds",
-                theme.ok,
-            )),
+            // No findings means healthy only once there is data to judge.
+            Paragraph::new(if waiting_for_data {
+                Span::styled("none yet: waiting for data", theme.muted)
+            } else {
+                Span::styled("none: every figure is within its thresholds", theme.ok)
+            }),
             inner,
         );
         return;

@@ -19,7 +19,8 @@ use super::state::{Node, Specs, State, WorkloadSource, seconds};
 use super::workloads;
 use crate::domain::Timestamp;
 use crate::domain::model::{
-    Capacity, ClusterInfo, DnsClient, DnsPod, DnsSnapshot, RcodeRate, Update, ZoneRouting,
+    Capacity, ClusterInfo, DnsClient, DnsMetrics, DnsPod, DnsSnapshot, RcodeRate, Update,
+    ZoneRouting,
 };
 use crate::domain::scenario::{DnsSpec, PdbSpec, Scenario, WorkloadKind, WorkloadSpec};
 
@@ -250,6 +251,27 @@ impl SimCluster {
         &self.spec
     }
 
+    /// The derived state (nodes, pods), for rendering Kubernetes objects.
+    pub(super) fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Karpenter's churn log, for rendering disruption Events.
+    pub(super) fn karpenter(&self) -> &Karpenter {
+        &self.karpenter
+    }
+
+    /// The desired state, for changes made through the served Kubernetes API: the next
+    /// step derives everything else from it.
+    pub(crate) fn spec_mut(&mut self) -> &mut Scenario {
+        &mut self.spec
+    }
+
+    /// Gateway and route status as the simulated controller reports it now.
+    pub(super) fn gateway_status(&self) -> crate::domain::model::GatewaySnapshot {
+        self.gateway_snapshot(&self.state.ready_by_zone())
+    }
+
     /// Advances virtual time by one step.
     pub fn step(&mut self) {
         self.steps += 1;
@@ -451,17 +473,17 @@ impl SimCluster {
                     name: pod_name("coredns", false, runtime.template_key, pod.serial),
                     node: node.name.clone(),
                     zone: self.state.zones.get(node.zone).cloned().unwrap_or_default(),
-                    qps: if serving {
+                    qps: Some(if serving {
                         figures.qps / f64::from(ready) * (1.0 + 0.04 * wobble)
                     } else {
                         0.0
-                    },
-                    memory_mib: figures.memory_mib_per_pod * (1.0 + 0.03 * wobble),
-                    cpu_millicores: if serving {
+                    }),
+                    memory_mib: Some(figures.memory_mib_per_pod * (1.0 + 0.03 * wobble)),
+                    cpu_millicores: Some(if serving {
                         figures.cpu_m_per_pod * (1.0 + 0.04 * wobble)
                     } else {
                         1.0
-                    },
+                    }),
                 });
             }
         }
@@ -475,8 +497,7 @@ impl SimCluster {
             rcode: name.to_string(),
             qps,
         };
-        DnsSnapshot {
-            at: now,
+        let metrics = DnsMetrics {
             qps: figures.qps,
             p50_ms: figures.p50_ms,
             p99_ms: figures.p99_ms,
@@ -489,11 +510,6 @@ impl SimCluster {
             ],
             upstream_p99_ms: Some(figures.upstream_p99_ms),
             upstream_qps: Some(figures.upstream_qps),
-            replicas: self.spec.dns.replicas,
-            ready_replicas: ready,
-            memory_limit_mib: Some(self.spec.dns.memory_limit_mib),
-            pods,
-            corefile: Some(self.spec.dns.corefile.clone()),
             nxdomain_sources: sources
                 .into_iter()
                 .take(NXDOMAIN_SOURCES)
@@ -505,8 +521,17 @@ impl SimCluster {
                     ndots: c.ndots,
                 })
                 .collect(),
-            nodelocal_dns: self.spec.dns.nodelocal_dns,
             panics_last_hour: 0,
+        };
+        DnsSnapshot {
+            at: now,
+            replicas: self.spec.dns.replicas,
+            ready_replicas: ready,
+            memory_limit_mib: Some(self.spec.dns.memory_limit_mib),
+            pods,
+            corefile: Some(self.spec.dns.corefile.clone()),
+            nodelocal_dns: self.spec.dns.nodelocal_dns,
+            metrics: Some(metrics),
         }
     }
 

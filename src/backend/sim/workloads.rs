@@ -8,7 +8,7 @@ use super::names::pod_name;
 use super::rng::{SplitMix64, hash_str, mix};
 use super::state::{Specs, State, WorkloadRuntime, WorkloadSource, seconds};
 use crate::domain::Timestamp;
-use crate::domain::model::{NamespaceInfo, VpaAdvice, WorkloadSnapshot, WorkloadUsage};
+use crate::domain::model::{NamespaceInfo, UsageStats, VpaAdvice, WorkloadSnapshot, WorkloadUsage};
 use crate::domain::scenario::{Scenario, WorkloadKind, WorkloadSpec};
 
 /// How often an HPA re-evaluates, and how long it waits before scaling in.
@@ -283,12 +283,8 @@ fn usage_row(
         replicas,
         cpu_request_m: spec.cpu_request_m,
         cpu_limit_m: spec.cpu_limit_m,
-        cpu_p95_m: cpu_quantile(spec, curve, 0.95),
         memory_request_mib: spec.memory_request_mib,
         memory_limit_mib: spec.memory_limit_mib,
-        memory_p95_mib: memory_quantile(spec, curve, 0.95),
-        memory_p99_mib: memory_quantile(spec, curve, 0.99),
-        throttling_ratio: throttling(cpu_now, spec.cpu_limit_m),
         oom_kills_7d: 0,
         restarts_24h: 0,
         vpa: spec.vpa.as_ref().map(|mode| VpaAdvice {
@@ -297,7 +293,13 @@ fn usage_row(
             memory_target_mib: round_to(memory_quantile(spec, curve, 0.9) * 1.15, 1.0),
         }),
         hpa_on_cpu: spec.hpa.is_some(),
-        history_days: 7.0,
+        usage: Some(UsageStats {
+            cpu_p95_m: cpu_quantile(spec, curve, 0.95),
+            memory_p95_mib: memory_quantile(spec, curve, 0.95),
+            memory_p99_mib: memory_quantile(spec, curve, 0.99),
+            throttling_ratio: throttling(cpu_now, spec.cpu_limit_m),
+            history_days: 7.0,
+        }),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::domain::corefile::{
     RECOMMENDED_LAMEDUCK,
 };
 use crate::domain::thresholds::{Band, Thresholds};
-use crate::domain::{DnsSnapshot, Pane};
+use crate::domain::{DnsMetrics, DnsSnapshot, Pane};
 use crate::ui::RenderInput;
 use crate::ui::format;
 use crate::ui::text::sanitize;
@@ -25,6 +25,14 @@ use crate::ui::widgets::{
 
 /// The NXDOMAIN share above which a client's row is worth a look even when the pane-wide
 /// share is fine.
+/// Said where CoreDNS's own figures would be, when the source has no metrics.
+const NO_METRICS: &str = "no CoreDNS metrics from this source";
+
+/// A per-pod figure, or a dash when the source has no metrics.
+fn or_dash(value: Option<f64>, format: fn(f64) -> String) -> String {
+    value.map_or_else(|| "–".to_string(), format)
+}
+
 fn client_level(ratio: f64, t: &Thresholds) -> Level {
     Level::high_is_bad(ratio, t.dns_nxdomain_ratio)
 }
@@ -39,8 +47,8 @@ fn replicas_level(dns: &DnsSnapshot) -> Level {
     }
 }
 
-fn qps_level(dns: &DnsSnapshot, t: &Thresholds) -> Level {
-    let per_pod = dns.qps / f64::from(dns.ready_replicas.max(1));
+fn qps_level(dns: &DnsSnapshot, m: &DnsMetrics, t: &Thresholds) -> Level {
+    let per_pod = m.qps / f64::from(dns.ready_replicas.max(1));
     if per_pod > t.dns_qps_per_pod {
         Level::Warn
     } else {
@@ -53,29 +61,40 @@ pub fn headline(cockpit: &crate::domain::Cockpit, theme: &Theme) -> Vec<Span<'st
         return Vec::new();
     };
     let t = &cockpit.config.thresholds;
+    let Some(m) = &dns.metrics else {
+        return vec![
+            Span::styled("ready ", theme.muted),
+            Span::styled(
+                format!("{}/{}", dns.ready_replicas, dns.replicas),
+                replicas_level(dns).style(theme),
+            ),
+            gap(),
+            Span::styled(NO_METRICS, theme.muted),
+        ];
+    };
     let mut spans = vec![
-        Span::styled(format::qps(dns.qps), qps_level(dns, t).style(theme)),
+        Span::styled(format::qps(m.qps), qps_level(dns, m, t).style(theme)),
         Span::styled(" qps", theme.muted),
         gap(),
         Span::styled("p99 ", theme.muted),
         Span::styled(
-            format::millis(dns.p99_ms),
-            Level::high_is_bad(dns.p99_ms, t.dns_p99_ms).style(theme),
+            format::millis(m.p99_ms),
+            Level::high_is_bad(m.p99_ms, t.dns_p99_ms).style(theme),
         ),
         gap(),
         Span::styled("hit ", theme.muted),
         Span::styled(
-            format::ratio(dns.cache_hit_ratio),
-            Level::low_is_bad(dns.cache_hit_ratio, t.dns_cache_hit_ratio).style(theme),
+            format::ratio(m.cache_hit_ratio),
+            Level::low_is_bad(m.cache_hit_ratio, t.dns_cache_hit_ratio).style(theme),
         ),
         gap(),
         Span::styled("NXDOMAIN ", theme.muted),
         Span::styled(
-            format::ratio(dns.nxdomain_ratio()),
-            Level::high_is_bad(dns.nxdomain_ratio(), t.dns_nxdomain_ratio).style(theme),
+            format::ratio(m.nxdomain_ratio()),
+            Level::high_is_bad(m.nxdomain_ratio(), t.dns_nxdomain_ratio).style(theme),
         ),
     ];
-    let servfail = dns.servfail_ratio();
+    let servfail = m.servfail_ratio();
     let servfail_level = Level::high_is_bad(servfail, t.dns_servfail_ratio);
     if servfail_level != Level::Ok {
         spans.extend([
@@ -100,41 +119,48 @@ pub fn headline(cockpit: &crate::domain::Cockpit, theme: &Theme) -> Vec<Span<'st
 fn figure_cells<'a>(input: &RenderInput<'a>, dns: &DnsSnapshot) -> Vec<FigureCell<'a>> {
     let cockpit = input.cockpit;
     let t = &cockpit.config.thresholds;
+    let ready = FigureCell::new(
+        "ready",
+        format!("{}/{}", dns.ready_replicas, dns.replicas),
+        replicas_level(dns),
+    );
+    let Some(m) = &dns.metrics else {
+        return vec![
+            ready,
+            FigureCell::new("metrics", "none".to_string(), Level::Plain),
+        ];
+    };
     let mut cells = vec![
-        FigureCell::new("QPS", format::qps(dns.qps), qps_level(dns, t))
+        FigureCell::new("QPS", format::qps(m.qps), qps_level(dns, m, t))
             .history(cockpit, Figure::DnsQps),
-        FigureCell::new("p50", format::millis(dns.p50_ms), Level::Plain),
+        FigureCell::new("p50", format::millis(m.p50_ms), Level::Plain),
         FigureCell::new(
             "p99",
-            format::millis(dns.p99_ms),
-            Level::high_is_bad(dns.p99_ms, t.dns_p99_ms),
+            format::millis(m.p99_ms),
+            Level::high_is_bad(m.p99_ms, t.dns_p99_ms),
         )
         .history(cockpit, Figure::DnsP99Ms),
         FigureCell::new(
             "hit",
-            format::ratio(dns.cache_hit_ratio),
-            Level::low_is_bad(dns.cache_hit_ratio, t.dns_cache_hit_ratio),
+            format::ratio(m.cache_hit_ratio),
+            Level::low_is_bad(m.cache_hit_ratio, t.dns_cache_hit_ratio),
         )
         .history(cockpit, Figure::DnsCacheHitRatio),
         FigureCell::new(
             "SERVFAIL",
-            format::ratio(dns.servfail_ratio()),
-            Level::high_is_bad(dns.servfail_ratio(), t.dns_servfail_ratio),
+            format::ratio(m.servfail_ratio()),
+            Level::high_is_bad(m.servfail_ratio(), t.dns_servfail_ratio),
         )
         .history(cockpit, Figure::DnsServfailRatio),
         FigureCell::new(
             "NXDOMAIN",
-            format::ratio(dns.nxdomain_ratio()),
-            Level::high_is_bad(dns.nxdomain_ratio(), t.dns_nxdomain_ratio),
+            format::ratio(m.nxdomain_ratio()),
+            Level::high_is_bad(m.nxdomain_ratio(), t.dns_nxdomain_ratio),
         )
         .history(cockpit, Figure::DnsNxdomainRatio),
-        FigureCell::new(
-            "ready",
-            format!("{}/{}", dns.ready_replicas, dns.replicas),
-            replicas_level(dns),
-        ),
+        ready,
     ];
-    match dns.upstream_p99_ms {
+    match m.upstream_p99_ms {
         Some(upstream) => cells.push(FigureCell::new(
             "upstream p99",
             format::millis(upstream),
@@ -142,8 +168,8 @@ fn figure_cells<'a>(input: &RenderInput<'a>, dns: &DnsSnapshot) -> Vec<FigureCel
         )),
         None => cells.push(FigureCell::new(
             "panics 1h",
-            dns.panics_last_hour.to_string(),
-            if dns.panics_last_hour > 0 {
+            m.panics_last_hour.to_string(),
+            if m.panics_last_hour > 0 {
                 Level::Crit
             } else {
                 Level::Ok
@@ -154,9 +180,9 @@ fn figure_cells<'a>(input: &RenderInput<'a>, dns: &DnsSnapshot) -> Vec<FigureCel
 }
 
 /// `rcodes NOERROR 35% · NXDOMAIN 61% · SERVFAIL 2.1%`, largest first.
-fn rcode_line(dns: &DnsSnapshot, t: &Thresholds, theme: &Theme) -> Line<'static> {
-    let total: f64 = dns.rcodes.iter().map(|r| r.qps).sum();
-    let mut rcodes: Vec<_> = dns.rcodes.iter().collect();
+fn rcode_line(m: &DnsMetrics, t: &Thresholds, theme: &Theme) -> Line<'static> {
+    let total: f64 = m.rcodes.iter().map(|r| r.qps).sum();
+    let mut rcodes: Vec<_> = m.rcodes.iter().collect();
     rcodes.sort_by(|a, b| b.qps.total_cmp(&a.qps));
     let mut spans = vec![Span::styled("rcodes ", theme.muted)];
     if rcodes.is_empty() || total <= 0.0 {
@@ -326,8 +352,9 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput) {
         let [pods, sources] =
             Layout::vertical([Constraint::Length(pods_rows), Constraint::Fill(1)]).areas(left);
         pods_table(frame, pods, input, dns);
-        sources_table(frame, sources, input, dns);
-        let rcode_rows = table_height(dns.rcodes.len(), 10);
+        sources_table(frame, sources, input, dns.metrics.as_ref());
+        let rcode_count = dns.metrics.as_ref().map_or(0, |m| m.rcodes.len());
+        let rcode_rows = table_height(rcode_count, 10);
         let [settings, rcodes] =
             Layout::vertical([Constraint::Length(6), Constraint::Length(rcode_rows)]).areas(right);
         let inner = section(
@@ -344,13 +371,13 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput) {
             Paragraph::new(vec![
                 corefile_line(dns, theme, false),
                 memory_line(dns, t, theme),
-                upstream_line(dns, theme),
+                upstream_line(dns.metrics.as_ref(), theme),
                 Line::from(placement),
             ])
             .wrap(Wrap { trim: true }),
             inner,
         );
-        rcode_table(frame, rcodes, input, dns);
+        rcode_table(frame, rcodes, input, dns.metrics.as_ref());
     } else {
         let width = areas.middle.width as usize;
         let [rcodes, corefile, tables] = Layout::vertical([
@@ -359,14 +386,18 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput) {
             Constraint::Fill(1),
         ])
         .areas(areas.middle);
-        frame.render_widget(fit_line(rcode_line(dns, t, theme), width), rcodes);
+        let rcode_summary = match &dns.metrics {
+            Some(m) => rcode_line(m, t, theme),
+            None => Line::from(Span::styled(NO_METRICS, theme.muted)),
+        };
+        frame.render_widget(fit_line(rcode_summary, width), rcodes);
         frame.render_widget(fit_line(corefile_line(dns, theme, true), width), corefile);
         // The pods take what they need (a handful, usually); the NXDOMAIN sources the rest.
         let pods_rows = table_height(dns.pods.len(), tables.height.saturating_sub(4).max(3));
         let [pods, sources] =
             Layout::vertical([Constraint::Length(pods_rows), Constraint::Fill(1)]).areas(tables);
         pods_table(frame, pods, input, dns);
-        sources_table(frame, sources, input, dns);
+        sources_table(frame, sources, input, dns.metrics.as_ref());
     }
     findings(frame, areas.findings, input, Pane::Dns);
 }
@@ -401,36 +432,40 @@ fn memory_line(dns: &DnsSnapshot, t: &Thresholds, theme: &Theme) -> Line<'static
     let worst = dns
         .pods
         .iter()
-        .map(|p| p.memory_mib)
-        .fold(0.0_f64, f64::max);
-    let mut spans = vec![
-        Span::styled("memory ", theme.muted),
-        Span::styled(
+        .filter_map(|p| p.memory_mib)
+        .reduce(f64::max);
+    let mut spans = vec![Span::styled("memory ", theme.muted)];
+    match worst {
+        Some(worst) => spans.push(Span::styled(
             format!("max {}", format::mebibytes(worst)),
             Level::high_is_bad(worst, t.dns_memory_mib).style(theme),
-        ),
-    ];
+        )),
+        None => spans.push(Span::styled("use unknown", theme.muted)),
+    }
     if let Some(limit) = dns.memory_limit_mib {
         spans.push(Span::styled(
             format!(" of {} limit", format::mebibytes(limit)),
             theme.muted,
         ));
     }
-    spans.push(Span::styled(" · panics last hour ", theme.muted));
-    spans.push(Span::styled(
-        dns.panics_last_hour.to_string(),
-        if dns.panics_last_hour > 0 {
-            theme.crit
-        } else {
-            theme.ok
-        },
-    ));
+    if let Some(m) = &dns.metrics {
+        spans.push(Span::styled(" · panics last hour ", theme.muted));
+        spans.push(Span::styled(
+            m.panics_last_hour.to_string(),
+            if m.panics_last_hour > 0 {
+                theme.crit
+            } else {
+                theme.ok
+            },
+        ));
+    }
     Line::from(spans)
 }
 
-fn upstream_line(dns: &DnsSnapshot, theme: &Theme) -> Line<'static> {
+fn upstream_line(metrics: Option<&DnsMetrics>, theme: &Theme) -> Line<'static> {
     let mut spans = vec![Span::styled("upstream ", theme.muted)];
-    match (dns.upstream_qps, dns.upstream_p99_ms) {
+    let figures = metrics.map_or((None, None), |m| (m.upstream_qps, m.upstream_p99_ms));
+    match figures {
         (None, None) => spans.push(Span::styled("no forward metrics", theme.muted)),
         (qps, p99) => {
             if let Some(qps) = qps {
@@ -488,23 +523,28 @@ fn pods_table(frame: &mut Frame, area: Rect, input: &RenderInput, dns: &DnsSnaps
                     },
                 ),
                 TableCell::outside(&pod.zone, theme.muted),
-                TableCell::new(format::qps(pod.qps), theme.text),
+                TableCell::new(or_dash(pod.qps, format::qps), theme.text),
                 TableCell::new(
-                    format::mebibytes(pod.memory_mib),
-                    Level::high_is_bad(pod.memory_mib, t.dns_memory_mib).style(theme),
+                    or_dash(pod.memory_mib, format::mebibytes),
+                    pod.memory_mib
+                        .map_or(Level::Plain, |memory| {
+                            Level::high_is_bad(memory, t.dns_memory_mib)
+                        })
+                        .style(theme),
                 ),
-                TableCell::new(format::millicores(pod.cpu_millicores), theme.text),
+                TableCell::new(or_dash(pod.cpu_millicores, format::millicores), theme.text),
             ]
         },
     );
 }
 
-fn rcode_table(frame: &mut Frame, area: Rect, input: &RenderInput, dns: &DnsSnapshot) {
+fn rcode_table(frame: &mut Frame, area: Rect, input: &RenderInput, metrics: Option<&DnsMetrics>) {
     let theme = input.theme;
     let t = &input.cockpit.config.thresholds;
-    let total: f64 = dns.rcodes.iter().map(|r| r.qps).sum();
-    let mut order: Vec<usize> = (0..dns.rcodes.len()).collect();
-    order.sort_by(|a, b| dns.rcodes[*b].qps.total_cmp(&dns.rcodes[*a].qps));
+    let rcodes = metrics.map_or(&[][..], |m| m.rcodes.as_slice());
+    let total: f64 = rcodes.iter().map(|r| r.qps).sum();
+    let mut order: Vec<usize> = (0..rcodes.len()).collect();
+    order.sort_by(|a, b| rcodes[*b].qps.total_cmp(&rcodes[*a].qps));
     titled_table(
         frame,
         area,
@@ -518,7 +558,7 @@ fn rcode_table(frame: &mut Frame, area: Rect, input: &RenderInput, dns: &DnsSnap
         order.len(),
         0,
         |i| {
-            let rcode = &dns.rcodes[order[i]];
+            let rcode = &rcodes[order[i]];
             let share = if total > 0.0 { rcode.qps / total } else { 0.0 };
             let band: Option<Band> = match rcode.rcode.to_ascii_uppercase().as_str() {
                 "SERVFAIL" => Some(t.dns_servfail_ratio),
@@ -535,13 +575,14 @@ fn rcode_table(frame: &mut Frame, area: Rect, input: &RenderInput, dns: &DnsSnap
     );
 }
 
-fn sources_table(frame: &mut Frame, area: Rect, input: &RenderInput, dns: &DnsSnapshot) {
+fn sources_table(frame: &mut Frame, area: Rect, input: &RenderInput, metrics: Option<&DnsMetrics>) {
     let theme = input.theme;
     let t = &input.cockpit.config.thresholds;
-    let mut order: Vec<usize> = (0..dns.nxdomain_sources.len()).collect();
+    let sources = metrics.map_or(&[][..], |m| m.nxdomain_sources.as_slice());
+    let mut order: Vec<usize> = (0..sources.len()).collect();
     order.sort_by(|a, b| {
         let nx = |i: usize| {
-            let c = &dns.nxdomain_sources[i];
+            let c = &sources[i];
             c.qps * c.nxdomain_ratio
         };
         nx(*b).total_cmp(&nx(*a))
@@ -560,7 +601,7 @@ fn sources_table(frame: &mut Frame, area: Rect, input: &RenderInput, dns: &DnsSn
         order.len(),
         0,
         |i| {
-            let client = &dns.nxdomain_sources[order[i]];
+            let client = &sources[order[i]];
             vec![
                 TableCell::outside(
                     &format!("{}/{}", client.namespace, client.workload),

@@ -89,6 +89,7 @@ pub fn findings(frame: &mut Frame, area: Rect, input: &RenderInput, pane: Pane) 
         input.cockpit.pane_findings(pane),
         input.view.selected,
         false,
+        !input.cockpit.has_data(pane),
     );
 }
 

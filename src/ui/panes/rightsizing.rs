@@ -8,7 +8,7 @@ use ratatui::text::Span;
 use super::{findings, gap, split};
 use crate::domain::rightsizing::{self, Basis};
 use crate::domain::thresholds::Thresholds;
-use crate::domain::{Cockpit, Pane, WorkloadSnapshot, WorkloadUsage};
+use crate::domain::{Cockpit, Pane, UsageStats, WorkloadSnapshot, WorkloadUsage};
 use crate::ui::RenderInput;
 use crate::ui::format;
 use crate::ui::theme::Theme;
@@ -17,7 +17,9 @@ use crate::ui::widgets::{Column, FigureCell, Level, TableCell, figure_grid, titl
 /// `150m 192Mi`: the recommended requests; large layouts add the memory limit and say when
 /// the VPA's target is the basis.
 fn recommendation_text(workload: &WorkloadUsage, large: bool) -> String {
-    let rec = rightsizing::recommendation(workload);
+    let Some(rec) = rightsizing::recommendation(workload) else {
+        return "–".to_string();
+    };
     let requests = format!(
         "{} {}",
         format::millicores(f64::from(rec.cpu_request_m)),
@@ -40,8 +42,12 @@ fn use_ratio(used: f64, requested: f64) -> Option<f64> {
     (requested > 0.0).then(|| used / requested)
 }
 
+/// Usage figures come from metrics; without them a request cannot be judged.
 fn cpu_level(w: &WorkloadUsage, t: &Thresholds) -> Level {
-    match use_ratio(w.cpu_p95_m, w.cpu_request_m) {
+    let Some(usage) = &w.usage else {
+        return Level::Plain;
+    };
+    match use_ratio(usage.cpu_p95_m, w.cpu_request_m) {
         Some(r) if r > 1.0 => Level::Warn,
         Some(r) => Level::low_is_bad(r, t.cpu_use_ratio),
         None => Level::Warn,
@@ -49,11 +55,25 @@ fn cpu_level(w: &WorkloadUsage, t: &Thresholds) -> Level {
 }
 
 fn memory_level(w: &WorkloadUsage, t: &Thresholds) -> Level {
-    match use_ratio(w.memory_p95_mib, w.memory_request_mib) {
+    let Some(usage) = &w.usage else {
+        return Level::Plain;
+    };
+    match use_ratio(usage.memory_p95_mib, w.memory_request_mib) {
         Some(r) if r > 1.0 => Level::Crit,
         Some(r) => Level::low_is_bad(r, t.memory_use_ratio),
         None => Level::Warn,
     }
+}
+
+/// A usage figure, or a dash without metrics.
+fn usage_text(
+    w: &WorkloadUsage,
+    figure: fn(&UsageStats) -> f64,
+    format: fn(f64) -> String,
+) -> String {
+    w.usage
+        .as_ref()
+        .map_or_else(|| "–".to_string(), |usage| format(figure(usage)))
 }
 
 /// Workload indices with their monthly waste, most wasteful first.
@@ -97,16 +117,23 @@ fn totals(cockpit: &Cockpit, snapshot: &WorkloadSnapshot) -> Totals {
             .workloads
             .iter()
             .filter(|w| {
+                let Some(usage) = &w.usage else {
+                    return false;
+                };
                 matches!(cpu_level(w, t), Level::Warn | Level::Crit)
-                    && w.cpu_p95_m < w.cpu_request_m
+                    && usage.cpu_p95_m < w.cpu_request_m
                     || matches!(memory_level(w, t), Level::Warn | Level::Crit)
-                        && w.memory_p95_mib < w.memory_request_mib
+                        && usage.memory_p95_mib < w.memory_request_mib
             })
             .count(),
         throttled: snapshot
             .workloads
             .iter()
-            .filter(|w| w.throttling_ratio > t.throttling_ratio.warning)
+            .filter(|w| {
+                w.usage
+                    .as_ref()
+                    .is_some_and(|usage| usage.throttling_ratio > t.throttling_ratio.warning)
+            })
             .count(),
         oom_kills: snapshot.workloads.iter().map(|w| w.oom_kills_7d).sum(),
     }
@@ -273,10 +300,13 @@ fn workloads_table(
             let w = &snapshot.workloads[index];
             let cpu_style = cpu_level(w, t).style(theme);
             let memory_style = memory_level(w, t).style(theme);
-            let throttling = TableCell::new(
-                format::ratio(w.throttling_ratio),
-                Level::high_is_bad(w.throttling_ratio, t.throttling_ratio).style(theme),
-            );
+            let throttling = match &w.usage {
+                Some(usage) => TableCell::new(
+                    format::ratio(usage.throttling_ratio),
+                    Level::high_is_bad(usage.throttling_ratio, t.throttling_ratio).style(theme),
+                ),
+                None => TableCell::new("–".to_string(), theme.muted),
+            };
             let oom = TableCell::new(
                 w.oom_kills_7d.to_string(),
                 if w.oom_kills_7d > 0 {
@@ -307,10 +337,16 @@ fn workloads_table(
                     TableCell::outside(&w.kind, theme.muted),
                     TableCell::new(w.replicas.to_string(), theme.text),
                     TableCell::new(format::millicores(w.cpu_request_m), cpu_style),
-                    TableCell::new(format::millicores(w.cpu_p95_m), theme.text),
+                    TableCell::new(
+                        usage_text(w, |u| u.cpu_p95_m, format::millicores),
+                        theme.text,
+                    ),
                     TableCell::new(limit(w.cpu_limit_m, format::millicores), theme.muted),
                     TableCell::new(format::mebibytes(w.memory_request_mib), memory_style),
-                    TableCell::new(format::mebibytes(w.memory_p95_mib), theme.text),
+                    TableCell::new(
+                        usage_text(w, |u| u.memory_p95_mib, format::mebibytes),
+                        theme.text,
+                    ),
                     TableCell::new(limit(w.memory_limit_mib, format::mebibytes), theme.muted),
                     throttling,
                     oom,
@@ -326,7 +362,7 @@ fn workloads_table(
                         format!(
                             "{}/{}",
                             format::millicores(w.cpu_request_m),
-                            format::millicores(w.cpu_p95_m)
+                            usage_text(w, |u| u.cpu_p95_m, format::millicores)
                         ),
                         cpu_style,
                     ),
@@ -334,7 +370,7 @@ fn workloads_table(
                         format!(
                             "{}/{}",
                             format::mebibytes(w.memory_request_mib),
-                            format::mebibytes(w.memory_p95_mib)
+                            usage_text(w, |u| u.memory_p95_mib, format::mebibytes)
                         ),
                         memory_style,
                     ),
