@@ -1,8 +1,11 @@
 //! What the simulated CoreDNS takes from its Corefile: the cache profile, the kubernetes
-//! plugin's TTL and the forward plugin's concurrency cap. Read leniently, as CoreDNS's own
-//! defaults fill anything missing.
+//! plugin's TTL and the forward plugin's concurrency cap, with CoreDNS's own defaults filling
+//! anything missing.
 
-use crate::domain::time::parse_duration;
+use crate::domain::corefile::{self, CacheSettings};
+
+/// TTL of the records the kubernetes plugin serves when the Corefile sets none.
+const DEFAULT_KUBERNETES_TTL: f64 = 5.0;
 
 /// The cache plugin's default capacity per cache (success and denial).
 const DEFAULT_CAPACITY: f64 = 9984.0;
@@ -44,174 +47,59 @@ pub struct CorefileSettings {
     pub max_concurrent: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-struct Directive {
-    name: String,
-    args: Vec<String>,
-    block: Vec<Directive>,
+/// Reads what the simulated CoreDNS uses from the root zone's server block, through the
+/// same parser the cockpit itself uses. `None` when the text does not parse: like CoreDNS's
+/// `reload`, the simulator then keeps serving with the settings it had.
+pub fn read(corefile: &str) -> Option<CorefileSettings> {
+    let parsed = corefile::parse(corefile).ok()?.settings();
+    Some(CorefileSettings {
+        cache: parsed.cache.as_ref().map(cache_profile),
+        kubernetes_ttl: parsed
+            .kubernetes_ttl
+            .map_or(DEFAULT_KUBERNETES_TTL, f64::from)
+            .clamp(0.0, 3600.0),
+        max_concurrent: parsed
+            .forward_max_concurrent
+            .map(|limit| f64::from(limit).max(1.0)),
+    })
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Word(String),
-    Open,
-    Close,
-    EndOfLine,
-}
-
-fn tokenize(text: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    for line in text.lines() {
-        let line = line.split('#').next().unwrap_or("");
-        for word in line.split_whitespace() {
-            let mut rest = word;
-            while !rest.is_empty() {
-                if let Some(after) = rest.strip_prefix('{') {
-                    tokens.push(Token::Open);
-                    rest = after;
-                } else if let Some(after) = rest.strip_prefix('}') {
-                    tokens.push(Token::Close);
-                    rest = after;
-                } else {
-                    let end = rest.find(['{', '}']).unwrap_or(rest.len());
-                    tokens.push(Token::Word(rest[..end].to_string()));
-                    rest = &rest[end..];
-                }
-            }
-        }
-        tokens.push(Token::EndOfLine);
-    }
-    tokens
-}
-
-fn parse_block(tokens: &[Token], position: &mut usize) -> Vec<Directive> {
-    let mut directives = Vec::new();
-    while *position < tokens.len() {
-        match &tokens[*position] {
-            Token::EndOfLine => *position += 1,
-            Token::Close => {
-                *position += 1;
-                return directives;
-            }
-            Token::Open => {
-                // A stray brace: read its block and drop it.
-                *position += 1;
-                parse_block(tokens, position);
-            }
-            Token::Word(_) => {
-                let mut words = Vec::new();
-                while let Some(Token::Word(word)) = tokens.get(*position) {
-                    words.push(word.clone());
-                    *position += 1;
-                }
-                let block = if tokens.get(*position) == Some(&Token::Open) {
-                    *position += 1;
-                    parse_block(tokens, position)
-                } else {
-                    Vec::new()
-                };
-                let mut words = words.into_iter();
-                if let Some(name) = words.next() {
-                    directives.push(Directive {
-                        name,
-                        args: words.collect(),
-                        block,
-                    });
-                }
-            }
-        }
-    }
-    directives
-}
-
-fn seconds_arg(text: &str) -> Option<f64> {
-    text.parse::<f64>()
-        .ok()
-        .or_else(|| parse_duration(text).ok().map(|d| d.as_secs_f64()))
-}
-
-/// Reads the root zone's server block (`.:53`, or the first block if there is none).
-pub fn read(corefile: &str) -> CorefileSettings {
-    let tokens = tokenize(corefile);
-    let mut position = 0;
-    let blocks = parse_block(&tokens, &mut position);
-    let server = blocks
-        .iter()
-        .find(|b| b.name == ".:53" || b.name == "." || b.name.starts_with(".:"))
-        .or_else(|| blocks.first());
-    let mut settings = CorefileSettings {
-        cache: None,
-        kubernetes_ttl: 5.0,
-        max_concurrent: None,
-    };
-    let Some(server) = server else {
-        return settings;
-    };
-    for directive in &server.block {
-        match directive.name.as_str() {
-            "cache" => settings.cache = Some(read_cache(directive)),
-            "kubernetes" => {
-                for option in &directive.block {
-                    if option.name == "ttl"
-                        && let Some(ttl) = option.args.first().and_then(|a| seconds_arg(a))
-                    {
-                        settings.kubernetes_ttl = ttl.clamp(0.0, 3600.0);
-                    }
-                }
-            }
-            "forward" => {
-                for option in &directive.block {
-                    if option.name == "max_concurrent"
-                        && let Some(limit) = option.args.first().and_then(|a| a.parse::<f64>().ok())
-                    {
-                        settings.max_concurrent = Some(limit.max(1.0));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    settings
-}
-
-fn read_cache(directive: &Directive) -> CacheProfile {
+/// The cache plugin's settings with CoreDNS's defaults filled in: `cache TTL` caps both
+/// classes; without it success answers live up to an hour and denials half that.
+fn cache_profile(cache: &CacheSettings) -> CacheProfile {
     let mut profile = CacheProfile::default();
-    if let Some(ttl) = directive.args.first().and_then(|a| seconds_arg(a)) {
-        profile.success_max_ttl = ttl;
-        profile.denial_max_ttl = ttl;
+    if let Some(ttl) = cache.max_ttl {
+        profile.success_max_ttl = f64::from(ttl);
+        profile.denial_max_ttl = f64::from(ttl);
     }
-    for option in &directive.block {
-        let number = |i: usize| option.args.get(i).and_then(|a| seconds_arg(a));
-        match option.name.as_str() {
-            "success" => {
-                if let Some(capacity) = number(0) {
-                    profile.success_capacity = capacity.max(1.0);
-                }
-                if let Some(ttl) = number(1) {
-                    profile.success_max_ttl = ttl;
-                }
-                if let Some(min) = number(2) {
-                    profile.success_min_ttl = min;
-                }
-            }
-            "denial" => {
-                if let Some(capacity) = number(0) {
-                    profile.denial_capacity = capacity.max(1.0);
-                }
-                if let Some(ttl) = number(1) {
-                    profile.denial_max_ttl = ttl;
-                }
-                if let Some(min) = number(2) {
-                    profile.denial_min_ttl = min;
-                }
-            }
-            "prefetch" => {
-                let amount = number(0).unwrap_or(1.0).max(1.0);
-                let duration = number(1).unwrap_or(60.0).max(1.0);
-                profile.prefetch = Some((amount, duration));
-            }
-            _ => {}
+    let classes = [
+        (
+            cache.success,
+            &mut profile.success_capacity,
+            &mut profile.success_max_ttl,
+            &mut profile.success_min_ttl,
+        ),
+        (
+            cache.denial,
+            &mut profile.denial_capacity,
+            &mut profile.denial_max_ttl,
+            &mut profile.denial_min_ttl,
+        ),
+    ];
+    for (class, capacity, max_ttl, min_ttl) in classes {
+        let Some(class) = class else { continue };
+        *capacity = f64::from(class.capacity).max(1.0);
+        if let Some(ttl) = class.max_ttl {
+            *max_ttl = f64::from(ttl);
         }
+        if let Some(min) = class.min_ttl {
+            *min_ttl = f64::from(min);
+        }
+    }
+    if let Some(prefetch) = &cache.prefetch {
+        let amount = f64::from(prefetch.amount).max(1.0);
+        let window = prefetch.duration.map_or(60.0, |d| d.as_secs_f64()).max(1.0);
+        profile.prefetch = Some((amount, window));
     }
     profile.success_min_ttl = profile.success_min_ttl.min(profile.success_max_ttl);
     profile.denial_min_ttl = profile.denial_min_ttl.min(profile.denial_max_ttl);
@@ -225,7 +113,7 @@ mod tests {
 
     #[test]
     fn reads_the_eks_default() {
-        let settings = read(EKS_DEFAULT_COREFILE);
+        let settings = read(EKS_DEFAULT_COREFILE).expect("the EKS default parses");
         let cache = settings.cache.unwrap_or_default();
         assert!(settings.cache.is_some());
         assert_eq!(cache.success_max_ttl, 30.0);
@@ -253,7 +141,7 @@ mod tests {
         max_concurrent 2000
     }
 }";
-        let settings = read(text);
+        let settings = read(text).expect("parses");
         let cache = settings.cache.unwrap_or_default();
         assert_eq!(settings.kubernetes_ttl, 30.0);
         assert_eq!(cache.success_capacity, 10000.0);
@@ -265,7 +153,12 @@ mod tests {
 
     #[test]
     fn no_cache_plugin_means_no_cache() {
-        assert_eq!(read(".:53 {\n forward . /etc/resolv.conf\n}").cache, None);
-        assert_eq!(read("").cache, None);
+        let plain = read(".:53 {\n forward . /etc/resolv.conf\n}").expect("parses");
+        assert_eq!(plain.cache, None);
+    }
+
+    #[test]
+    fn an_unparseable_corefile_is_refused() {
+        assert_eq!(read(".:53 {\n cache 30 {\n"), None);
     }
 }

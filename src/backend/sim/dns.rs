@@ -552,7 +552,7 @@ mod tests {
     #[test]
     fn a_busy_internal_mix_caches_well_and_external_storms_do_not() {
         let spec = DnsSpec::default();
-        let settings = corefile::read(EKS_DEFAULT_COREFILE);
+        let settings = corefile::read(EKS_DEFAULT_COREFILE).expect("the EKS default parses");
         let calm = compute(
             &spec,
             &settings,
@@ -590,7 +590,7 @@ mod tests {
         let usage = DnsUsageSpec::default();
         let default = compute(
             &spec,
-            &corefile::read(EKS_DEFAULT_COREFILE),
+            &corefile::read(EKS_DEFAULT_COREFILE).expect("the EKS default parses"),
             &[client("web", 20.0, usage.clone())],
             &two_nodes(),
         );
@@ -602,7 +602,7 @@ mod tests {
             .replace("cache 30", "cache 30 {\n        prefetch 5 60s\n    }");
         let tuned = compute(
             &spec,
-            &corefile::read(&tuned_text),
+            &corefile::read(&tuned_text).expect("the tuned profile parses"),
             &[client("web", 20.0, usage)],
             &two_nodes(),
         );

@@ -22,7 +22,9 @@ use crate::domain::model::{
     Capacity, ClusterInfo, DnsClient, DnsMetrics, DnsPod, DnsSnapshot, RcodeRate, Update,
     ZoneRouting,
 };
-use crate::domain::scenario::{DnsSpec, PdbSpec, Scenario, WorkloadKind, WorkloadSpec};
+use crate::domain::scenario::{
+    DnsSpec, EKS_DEFAULT_COREFILE, PdbSpec, Scenario, WorkloadKind, WorkloadSpec,
+};
 
 /// One engine step of virtual time.
 pub const STEP_SECONDS: i64 = 5;
@@ -120,7 +122,14 @@ impl SimCluster {
             },
             corefile: (
                 scenario.dns.corefile.clone(),
-                corefile::read(&scenario.dns.corefile),
+                // A scenario whose Corefile does not parse runs on the EKS default's settings.
+                corefile::read(&scenario.dns.corefile)
+                    .or_else(|| corefile::read(EKS_DEFAULT_COREFILE))
+                    .unwrap_or(CorefileSettings {
+                        cache: None,
+                        kubernetes_ttl: 5.0,
+                        max_concurrent: None,
+                    }),
             ),
             steps: 0,
         };
@@ -320,10 +329,10 @@ impl SimCluster {
         );
         if self.steps.is_multiple_of(DNS_PERIOD_STEPS) {
             if self.corefile.0 != self.spec.dns.corefile {
-                self.corefile = (
-                    self.spec.dns.corefile.clone(),
-                    corefile::read(&self.spec.dns.corefile),
-                );
+                // Like CoreDNS's reload: a Corefile that does not parse leaves the running
+                // configuration in place.
+                let settings = corefile::read(&self.spec.dns.corefile).unwrap_or(self.corefile.1);
+                self.corefile = (self.spec.dns.corefile.clone(), settings);
             }
             let target = self.dns_target();
             let period = (STEP_SECONDS as u64 * DNS_PERIOD_STEPS) as f64;
