@@ -7,8 +7,11 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use kockpit::app::config::{self, Request};
+use kockpit::app::record::Recorder;
+use kockpit::app::runner::RunOptions;
 use kockpit::app::{logging, runner, snapshot};
 use kockpit::backend::Backend;
+use kockpit::backend::replay::ReplayBackend;
 use kockpit::backend::sim::{SimBackend, scenarios};
 use kockpit::domain::report::Report;
 use kockpit::domain::time::parse_duration;
@@ -37,6 +40,58 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
     },
+    /// Replay a session recorded with --record, in the same panes (--speed X paces it).
+    Replay {
+        /// The recording, e.g. r.kock.
+        file: std::path::PathBuf,
+    },
+    /// The simulator's own tools.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SimCommand {
+    /// Serve the simulated cluster over the Kubernetes API (and Prometheus text at /metrics)
+    /// on loopback, for kubectl, kube-rs or kockpit's live mode. Runs until SIGINT/SIGTERM.
+    #[command(after_long_help = SERVE_HELP)]
+    Serve(ServeArgs),
+}
+
+const SERVE_HELP: &str = "\
+Faults (--fault, repeatable; RESOURCE is a plural like pods or httproutes, plural.group, or *):
+  403:RESOURCE              every request on RESOURCE is Forbidden (access reviews deny it too)
+  500:RESOURCE[:FRACTION]   that share of requests (default 1) fails with 500 InternalError
+  slow:[RESOURCE:]DURATION  responses wait DURATION first (e.g. 2s, 500ms)
+  watch-drop:DURATION       watch streams are closed after DURATION
+  410:watch                 every watch answers with a 410 Expired ERROR event
+Faults can be replaced at runtime: PUT /_kockpit/faults with one spec per line (bearer token
+required); DELETE /_kockpit/faults clears them.
+
+--objects DIR loads every *.yaml, *.yml and *.json under DIR (multi-document YAML and kind: List
+included). A loaded object wins over a simulated one with the same kind, namespace and name;
+the simulator never changes or deletes loaded objects.";
+
+/// Options of `kockpit sim serve` (the scenario, seed and speed are the global options).
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Loopback address to listen on; port 0 picks a free port (printed at start).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR:PORT")]
+    listen: std::net::SocketAddr,
+    /// Write a kubeconfig for this server (cluster and context `kockpit-sim`) to FILE.
+    #[arg(long, value_name = "FILE")]
+    kubeconfig_out: Option<std::path::PathBuf>,
+    /// Also serve the manifests found in DIR (e.g. the output of `kubectl get -A -o yaml`).
+    #[arg(long, value_name = "DIR")]
+    objects: Option<std::path::PathBuf>,
+    /// Grow the cluster by NODES nodes running PODS pods (benchmarks).
+    #[arg(long, value_name = "NODES,PODS", value_parser = kockpit::backend::sim::serve::scale::parse)]
+    scale: Option<(u32, u32)>,
+    /// Inject a fault (see below); repeatable.
+    #[arg(long = "fault", value_name = "SPEC", value_parser = kockpit::backend::sim::serve::Fault::parse)]
+    faults: Vec<kockpit::backend::sim::serve::Fault>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -57,9 +112,26 @@ struct SourceArgs {
     /// Simulator seed: the same seed gives the same cluster and the same incident.
     #[arg(long, global = true, default_value_t = 1)]
     seed: u64,
-    /// Simulator speed in virtual seconds per real second.
+    /// Simulator speed in virtual seconds per real second (replay: recorded seconds per second).
     #[arg(long, global = true, default_value_t = 1.0, value_name = "X")]
     speed: f64,
+    /// Record everything the source delivers to FILE, for `kockpit replay FILE`.
+    #[arg(long, global = true, value_name = "FILE")]
+    record: Option<std::path::PathBuf>,
+    /// Live mode: the kubeconfig file (default: KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true, value_name = "PATH")]
+    kubeconfig: Option<std::path::PathBuf>,
+    /// Live mode: the kubeconfig context (default: its current context).
+    #[arg(long, global = true, value_name = "NAME")]
+    context: Option<String>,
+    /// Live mode: watch only this namespace (default: all namespaces).
+    #[arg(long, global = true, value_name = "NS")]
+    namespace: Option<String>,
+    /// Live mode: Prometheus base URL for QPS, latency, flows and usage percentiles. Credentials
+    /// come from the environment: KOCKPIT_PROMETHEUS_TOKEN (bearer), or
+    /// KOCKPIT_PROMETHEUS_USERNAME and KOCKPIT_PROMETHEUS_PASSWORD (basic auth).
+    #[arg(long, global = true, value_name = "URL")]
+    prometheus: Option<String>,
 }
 
 /// How the cockpit looks and which keys it takes.
@@ -120,7 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => Duration::ZERO,
             };
             // A snapshot reads one instant: the simulator's clock must not move meanwhile.
-            let backend = simulator(&cli.source, 0.0, start_offset)?;
+            let backend = source_backend(&cli.source, 0.0, start_offset)?;
             let runtime = tokio_runtime()?;
             let collected = runtime.block_on(snapshot::collect(
                 backend,
@@ -140,13 +212,83 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        None => {
-            let backend = simulator(&cli.source, cli.source.speed, Duration::ZERO)?;
+        Some(Command::Replay { file }) => {
+            // A bad or newer file is refused here, before the terminal is taken over.
+            let backend = ReplayBackend::open(&file, cli.source.speed)?;
+            let options = RunOptions {
+                record: recorder(&cli.source)?,
+                replay: true,
+            };
             let runtime = tokio_runtime()?;
-            runtime.block_on(runner::run(settings, backend, cli.source.speed))?;
+            runtime.block_on(runner::run_with(
+                settings,
+                Box::new(backend),
+                cli.source.speed,
+                options,
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Sim {
+            command: SimCommand::Serve(args),
+        }) => {
+            use kockpit::backend::sim::serve::{ServeOptions, run};
+            let mut options = ServeOptions::new(scenarios::load(&cli.source.scenario)?);
+            options.seed = cli.source.seed;
+            options.speed = cli.source.speed;
+            options.listen = args.listen;
+            options.kubeconfig_out = args.kubeconfig_out;
+            options.objects = args.objects;
+            options.scale = args.scale;
+            options.faults = args.faults;
+            tokio_runtime()?.block_on(run(options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let backend = source_backend(&cli.source, cli.source.speed, Duration::ZERO)?;
+            let options = RunOptions {
+                record: recorder(&cli.source)?,
+                replay: false,
+            };
+            let runtime = tokio_runtime()?;
+            runtime.block_on(runner::run_with(
+                settings,
+                backend,
+                cli.source.speed,
+                options,
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Live when a kubeconfig or context is named (or KUBECONFIG is set) and --demo is not given;
+/// the simulator otherwise.
+fn source_backend(
+    source: &SourceArgs,
+    speed: f64,
+    start_offset: Duration,
+) -> anyhow::Result<Box<dyn Backend>> {
+    let kubeconfig_env = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
+    let live = source.kubeconfig.is_some() || source.context.is_some() || kubeconfig_env;
+    if live && !source.demo {
+        return Ok(Box::new(kockpit::backend::live::LiveBackend::new(
+            kockpit::backend::live::LiveOptions {
+                kubeconfig: source.kubeconfig.clone(),
+                context: source.context.clone(),
+                namespace: source.namespace.clone(),
+                prometheus: match &source.prometheus {
+                    Some(url) => Some(kockpit::backend::live::prometheus::PrometheusOptions::new(
+                        url,
+                        kockpit::backend::live::prometheus::Auth::from_env(|name| {
+                            std::env::var(name).ok()
+                        })?,
+                    )),
+                    None => None,
+                },
+            },
+        )));
+    }
+    simulator(source, speed, start_offset)
 }
 
 fn simulator(
@@ -161,6 +303,16 @@ fn simulator(
         speed,
         start_offset,
     )))
+}
+
+/// `--record FILE`: the file is created now, so a bad path fails before the TUI starts.
+fn recorder(source: &SourceArgs) -> anyhow::Result<Option<Recorder>> {
+    source
+        .record
+        .as_deref()
+        .map(Recorder::create)
+        .transpose()
+        .map_err(Into::into)
 }
 
 fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {

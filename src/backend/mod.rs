@@ -2,6 +2,8 @@
 //! cluster, a recorded session) sits behind the same small interface: it is started with a
 //! channel to send `Update`s on, and returns a handle that takes commands.
 
+pub mod live;
+pub mod replay;
 pub mod sim;
 
 use tokio::sync::mpsc;

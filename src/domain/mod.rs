@@ -1,17 +1,21 @@
 //! The pure core: compact cluster facts, their history, and the analysis that turns them
 //! into findings. No I/O, no async, no terminal types live here.
 
+pub mod alerts;
+pub mod assemble;
 pub mod cockpit;
 pub mod corefile;
 pub mod dns;
 pub mod file_error;
 pub mod finding;
+pub mod fix;
 pub mod flows;
 pub mod format;
 pub mod gateways;
 pub mod model;
 pub mod nodes;
 pub mod prices;
+pub mod promql;
 pub mod report;
 pub mod rightsizing;
 pub mod rules;
@@ -20,6 +24,7 @@ pub mod series;
 pub mod spend;
 pub mod thresholds;
 pub mod time;
+pub mod timeline;
 
 pub use cockpit::Cockpit;
 pub use file_error::FileError;

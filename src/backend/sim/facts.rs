@@ -159,21 +159,21 @@ fn baseline_is_healthy() {
         let facts = latest(&burst("baseline", seed, Duration::ZERO));
         let dns = &facts.dns;
         assert!(
-            metrics(&dns).cache_hit_ratio > 0.85,
+            metrics(dns).cache_hit_ratio > 0.85,
             "hit ratio {}",
-            metrics(&dns).cache_hit_ratio
+            metrics(dns).cache_hit_ratio
         );
         assert!(
-            (10.0..=25.0).contains(&metrics(&dns).p99_ms),
+            (10.0..=25.0).contains(&metrics(dns).p99_ms),
             "p99 {}",
-            metrics(&dns).p99_ms
+            metrics(dns).p99_ms
         );
         assert!(
-            metrics(&dns).nxdomain_ratio() < 0.2,
+            metrics(dns).nxdomain_ratio() < 0.2,
             "nxdomain {}",
-            metrics(&dns).nxdomain_ratio()
+            metrics(dns).nxdomain_ratio()
         );
-        assert!(metrics(&dns).servfail_ratio() < 0.001);
+        assert!(metrics(dns).servfail_ratio() < 0.001);
         assert_eq!(dns.ready_replicas, dns.replicas);
         assert!(
             dns.corefile

@@ -150,6 +150,11 @@ impl Karpenter {
         });
     }
 
+    /// Launches and terminations of the retained window, oldest first.
+    pub fn churn(&self) -> impl Iterator<Item = &ChurnEvent> {
+        self.churn.iter()
+    }
+
     pub fn trim(&mut self, now: Timestamp) {
         let horizon = now - chrono::Duration::minutes(LOG_RETENTION_MINUTES);
         while self.churn.front().is_some_and(|e| e.at < horizon) {

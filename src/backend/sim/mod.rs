@@ -1,20 +1,24 @@
 //! The built-in simulated EKS cluster: the default when no cluster is at hand, the training
 //! ground, and the test bed. Deterministic for a seed; virtual time moves in fixed steps.
 
+mod alerts;
 pub mod catalog;
 mod corefile;
 mod curves;
 mod dns;
 mod engine;
+pub mod exposition;
 mod flows;
 mod gateways;
 mod history;
 mod karpenter;
 mod names;
+pub mod objects;
 mod rng;
 mod runner;
 pub mod scenarios;
 mod scheduler;
+pub mod serve;
 mod state;
 mod workloads;
 

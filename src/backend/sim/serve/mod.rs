@@ -1,0 +1,417 @@
+//! `kockpit sim serve`: the simulated cluster behind a Kubernetes API server of our own
+//! (plain HTTP on loopback, bearer token), so kubectl, kube-rs and kockpit's live mode can
+//! be pointed at it, plus a Prometheus exposition at `/metrics`.
+//!
+//! The simulator advances like `SimBackend` does (speed × real time, in whole steps); after
+//! each batch of steps its objects are re-rendered into the store and only the changed ones
+//! become watch events.
+
+mod api;
+pub mod discovery;
+pub mod faults;
+pub mod kubeconfig;
+pub mod manifests;
+pub mod patch;
+mod protobuf;
+mod router;
+pub mod scale;
+pub mod select;
+pub mod status;
+pub mod store;
+mod watch;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::watch as signal;
+use tokio::task::JoinHandle;
+
+use super::engine::{SimCluster, scenario_t0};
+use super::objects::{self, timestamp, uid_for};
+use super::rng::mix;
+use super::runner::Pacer;
+use crate::domain::scenario::Scenario;
+pub use faults::{Fault, FaultError, Faults};
+use store::{Origin, Store};
+
+/// What `/metrics` serves: the exposition text for the cluster as it stands.
+pub type MetricsFn = fn(&SimCluster) -> String;
+
+/// The placeholder exposition until the simulator's metrics are written.
+pub fn placeholder_metrics(cluster: &SimCluster) -> String {
+    format!(
+        "# HELP kockpit_sim_time_seconds The simulated cluster's clock.\n# TYPE kockpit_sim_time_seconds gauge\nkockpit_sim_time_seconds {}\n",
+        cluster.now().timestamp()
+    )
+}
+
+/// How often the stepping task wakes up.
+const TICK: Duration = Duration::from_millis(250);
+/// The simulator runs this long before it is served, so logs and claims have content.
+const WARM_UP_MINUTES: i64 = 10;
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub scenario: Scenario,
+    pub seed: u64,
+    /// Virtual seconds per real second; 0 keeps the clock still.
+    pub speed: f64,
+    /// Must be a loopback address; port 0 picks a free one.
+    pub listen: SocketAddr,
+    pub kubeconfig_out: Option<PathBuf>,
+    pub objects: Option<PathBuf>,
+    pub scale: Option<(u32, u32)>,
+    pub faults: Vec<Fault>,
+    /// The bearer token clients must send; a fresh one when `None`.
+    pub token: Option<String>,
+    /// Refuse requests without credentials too. Off by default: kubectl (client-go) sends
+    /// no token over plain HTTP, so it could not talk to the server at all.
+    pub require_token: bool,
+    pub metrics: MetricsFn,
+    pub bookmark_interval: Duration,
+    /// Change events kept for watches; older resourceVersions get 410 Expired.
+    pub event_window: usize,
+}
+
+impl ServeOptions {
+    pub fn new(scenario: Scenario) -> Self {
+        ServeOptions {
+            scenario,
+            seed: 1,
+            speed: 1.0,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            kubeconfig_out: None,
+            objects: None,
+            scale: None,
+            faults: Vec::new(),
+            token: None,
+            require_token: false,
+            metrics: super::exposition::render,
+            bookmark_interval: Duration::from_secs(30),
+            event_window: 50_000,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("refusing to listen on {0}: only loopback addresses are allowed")]
+    NotLoopback(SocketAddr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Manifests(#[from] manifests::ManifestError),
+    #[error("cannot write the kubeconfig {path}: {source}")]
+    Kubeconfig {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the simulator task failed: {0}")]
+    Task(String),
+}
+
+/// State shared by the connections, the watches and the stepping task.
+pub(crate) struct Shared {
+    pub store: Mutex<Store>,
+    pub sim: Mutex<SimCluster>,
+    pub faults: Faults,
+    pub token: String,
+    pub require_token: bool,
+    pub addr: SocketAddr,
+    /// The store's resourceVersion after each change, to wake watches.
+    pub changes: signal::Sender<u64>,
+    pub shutdown: signal::Receiver<bool>,
+    pub metrics: MetricsFn,
+    pub bookmark_interval: Duration,
+}
+
+impl Shared {
+    /// Renders the simulator into the store and wakes the watches.
+    pub fn render(&self) {
+        let rv = {
+            let (Ok(sim), Ok(mut store)) = (self.sim.lock(), self.store.lock()) else {
+                return;
+            };
+            let mut sink = store.begin_pass();
+            objects::render(&sim, &mut sink);
+            sink.finish();
+            store.resource_version()
+        };
+        self.changes.send_replace(rv);
+    }
+
+    pub fn notify(&self) {
+        if let Ok(store) = self.store.lock() {
+            self.changes.send_replace(store.resource_version());
+        }
+    }
+}
+
+/// A running server; dropping it does not stop it, `stop` does.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub token: String,
+    /// Switch faults at runtime (tests; the admin endpoint does the same over HTTP).
+    pub faults: Faults,
+    shared: Arc<Shared>,
+    stop: signal::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn fresh_token() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    format!(
+        "kockpit-{:016x}{:016x}",
+        mix(nanos, u64::from(std::process::id())),
+        mix(nanos, 0x5eed)
+    )
+}
+
+/// Puts a manifest's object into the store; objects without kind or name are skipped.
+fn load_object(store: &mut Store, mut object: Value) -> bool {
+    let (Some(api_version), Some(kind), Some(name)) = (
+        object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        object
+            .get("kind")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    ) else {
+        return false;
+    };
+    let namespace = object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let index = store
+        .registry
+        .ensure(&api_version, &kind, namespace.is_some());
+    let namespaced = store.registry.get(index).is_some_and(|r| r.namespaced);
+    let namespace = if namespaced {
+        namespace.unwrap_or_else(|| "default".to_string())
+    } else {
+        String::new()
+    };
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        if namespaced {
+            meta.insert("namespace".into(), Value::from(namespace.clone()));
+        }
+        meta.entry("uid")
+            .or_insert_with(|| Value::from(uid_for(&kind, &namespace, &name)));
+        meta.entry("creationTimestamp")
+            .or_insert_with(|| Value::from(timestamp(scenario_t0())));
+    }
+    store.put((index, namespace, name), object, Origin::Foreign);
+    true
+}
+
+impl Server {
+    /// Builds the cluster, binds the listener and starts serving on the current runtime.
+    pub async fn start(options: ServeOptions) -> Result<Server, ServeError> {
+        if !options.listen.ip().is_loopback() {
+            return Err(ServeError::NotLoopback(options.listen));
+        }
+        let listener =
+            TcpListener::bind(options.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: options.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+            addr: options.listen,
+            source,
+        })?;
+        let token = options.token.clone().unwrap_or_else(fresh_token);
+        let loaded = match &options.objects {
+            Some(dir) => manifests::load(dir)?,
+            None => Vec::new(),
+        };
+        let mut scenario = options.scenario.clone();
+        let seed = options.seed;
+        let scaled = options.scale.is_some();
+        if let Some((nodes, pods)) = options.scale {
+            scale::apply(&mut scenario, nodes, pods);
+        }
+        // Building a large cluster takes a while: keep it off the async workers.
+        let built = tokio::task::spawn_blocking(move || {
+            let t0 = scenario_t0();
+            let warm_up = if scaled { 0 } else { WARM_UP_MINUTES };
+            let mut cluster =
+                SimCluster::new(&scenario, seed, t0 - chrono::Duration::minutes(warm_up));
+            cluster.advance_to(t0);
+            cluster
+        })
+        .await
+        .map_err(|e| ServeError::Task(e.to_string()))?;
+        let mut store = Store::new(discovery::Registry::default(), options.event_window);
+        for object in loaded {
+            load_object(&mut store, object);
+        }
+        let (changes, _) = signal::channel(0);
+        let (stop, shutdown) = signal::channel(false);
+        let faults = Faults::new(options.faults.clone());
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            sim: Mutex::new(built),
+            faults: faults.clone(),
+            token: token.clone(),
+            require_token: options.require_token,
+            addr,
+            changes,
+            shutdown: shutdown.clone(),
+            metrics: options.metrics,
+            bookmark_interval: options.bookmark_interval,
+        });
+        {
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || {
+                shared.render();
+                if let Ok(mut store) = shared.store.lock() {
+                    store.compact_all();
+                }
+            })
+            .await
+            .map_err(|e| ServeError::Task(e.to_string()))?;
+        }
+        if let Some(path) = &options.kubeconfig_out {
+            kubeconfig::write(path, addr, &token).map_err(|source| ServeError::Kubeconfig {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let tasks = vec![
+            tokio::spawn(router::accept_loop(listener, shared.clone())),
+            tokio::spawn(step_loop(shared.clone(), options.speed)),
+        ];
+        Ok(Server {
+            addr,
+            token,
+            faults,
+            shared,
+            stop,
+            tasks,
+        })
+    }
+
+    pub fn kubeconfig(&self) -> String {
+        kubeconfig::render(self.addr, &self.token)
+    }
+
+    /// The store's current resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.shared
+            .store
+            .lock()
+            .map(|s| s.resource_version())
+            .unwrap_or(0)
+    }
+
+    /// Advances the simulator by `steps` now, whatever the speed (tests).
+    pub async fn step(&self, steps: u64) {
+        let shared = self.shared.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Ok(mut sim) = shared.sim.lock() {
+                sim.advance(steps);
+            }
+            shared.render();
+        })
+        .await;
+    }
+
+    /// Stops accepting, ends every watch and the stepping task.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+async fn step_loop(shared: Arc<Shared>, speed: f64) {
+    let mut pacer = Pacer::new(speed);
+    let mut shutdown = shared.shutdown.clone();
+    let mut last = tokio::time::Instant::now();
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = tokio::time::Instant::now();
+        let steps = pacer.steps_for(now - last);
+        last = now;
+        if steps == 0 {
+            continue;
+        }
+        let shared = shared.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            if let Ok(mut sim) = shared.sim.lock() {
+                sim.advance(steps);
+            }
+            shared.render();
+        })
+        .await;
+        if done.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM, printing where it listens.
+pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
+    let kubeconfig_out = options.kubeconfig_out.clone();
+    let server = Server::start(options).await?;
+    println!("kockpit sim serve: listening on http://{}", server.addr);
+    match &kubeconfig_out {
+        Some(path) => println!(
+            "kubeconfig written to {} (kubectl --kubeconfig {} get pods -A)",
+            path.display(),
+            path.display()
+        ),
+        None => println!("bearer token: {}", server.token),
+    }
+    wait_for_signal().await;
+    server.stop().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
