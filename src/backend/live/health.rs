@@ -1,0 +1,276 @@
+//! How each watcher is doing, and what that means for each pane: a 403 names the permission
+//! that is missing, a CRD that is not installed says so, and a broken connection keeps the
+//! time the data was last known good so the pane can show its age.
+
+use std::collections::BTreeMap;
+
+use crate::domain::assemble::ObjectKind;
+use crate::domain::model::{Pane, SourceState};
+use crate::domain::time::Timestamp;
+
+use super::watch::WatchFailure;
+
+/// The kinds a pane cannot do without, and those that only fill in details.
+pub fn pane_kinds(pane: Pane) -> (&'static [ObjectKind], &'static [ObjectKind]) {
+    use ObjectKind::*;
+    match pane {
+        Pane::Dns => (&[Deployment, Pod, ConfigMap], &[Node, DaemonSet]),
+        Pane::Gateways => (
+            &[Gateway, HttpRoute],
+            &[
+                GatewayClass,
+                GrpcRoute,
+                ReferenceGrant,
+                Service,
+                EndpointSlice,
+            ],
+        ),
+        Pane::Flows => (&[Service, EndpointSlice], &[Node]),
+        Pane::Nodes => (
+            &[Node],
+            &[
+                Pod,
+                NodePool,
+                NodeClaim,
+                Event,
+                PodDisruptionBudget,
+                Ec2NodeClass,
+            ],
+        ),
+        Pane::Rightsizing => (
+            &[Deployment, StatefulSet, DaemonSet],
+            &[
+                Pod,
+                ReplicaSet,
+                VerticalPodAutoscaler,
+                HorizontalPodAutoscaler,
+                Namespace,
+            ],
+        ),
+        Pane::Spend => (&[Node], &[Pod, Deployment, StatefulSet, DaemonSet]),
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct KindHealth {
+    /// "cluster-wide" or "in namespace X": where the watch lists.
+    scope: String,
+    listed: bool,
+    /// Has reported at least once, good or bad.
+    reported: bool,
+    failure: Option<WatchFailure>,
+    /// When the current run of failures began: the data was last known good then.
+    failing_since: Option<Timestamp>,
+}
+
+/// Everything the backend knows about its watchers' health.
+#[derive(Debug, Clone, Default)]
+pub struct Health {
+    kinds: BTreeMap<ObjectKind, KindHealth>,
+    not_installed: BTreeMap<Pane, String>,
+    discovery_settled: bool,
+}
+
+/// A pane's state, and the instant its data was last known to be current (None: now).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaneHealth {
+    pub state: SourceState,
+    pub stale_since: Option<Timestamp>,
+}
+
+fn rbac_name(kind: ObjectKind) -> String {
+    match kind.group() {
+        "" => kind.resource().to_string(),
+        group => format!("{}.{group}", kind.resource()),
+    }
+}
+
+impl Health {
+    pub fn started(&mut self, kind: ObjectKind, scope: &str) {
+        self.kinds.insert(
+            kind,
+            KindHealth {
+                scope: scope.to_string(),
+                ..KindHealth::default()
+            },
+        );
+    }
+
+    pub fn listed(&mut self, kind: ObjectKind) {
+        if let Some(health) = self.kinds.get_mut(&kind) {
+            health.listed = true;
+            health.reported = true;
+            health.failure = None;
+            health.failing_since = None;
+        }
+    }
+
+    pub fn failed(&mut self, kind: ObjectKind, failure: WatchFailure, at: Timestamp) {
+        if let Some(health) = self.kinds.get_mut(&kind) {
+            health.reported = true;
+            health.failing_since.get_or_insert(at);
+            health.failure = Some(failure);
+        }
+    }
+
+    pub fn recovered(&mut self, kind: ObjectKind) {
+        if let Some(health) = self.kinds.get_mut(&kind) {
+            health.failure = None;
+            health.failing_since = None;
+        }
+    }
+
+    /// The pane's source is not installed: `what` names it for the user.
+    pub fn not_installed(&mut self, pane: Pane, what: &str) {
+        self.not_installed.insert(pane, what.to_string());
+    }
+
+    pub fn discovery_settled(&mut self) {
+        self.discovery_settled = true;
+    }
+
+    /// Every started watcher has delivered its list or failed, and discovery is done.
+    pub fn initial_sync_done(&self) -> bool {
+        self.discovery_settled && self.kinds.values().all(|k| k.reported)
+    }
+
+    pub fn pane(&self, pane: Pane) -> PaneHealth {
+        let (primary, secondary) = pane_kinds(pane);
+        let mut unavailable = Vec::new();
+        let mut degraded = Vec::new();
+        let mut stale_since: Option<Timestamp> = None;
+        for (kind, is_primary) in primary
+            .iter()
+            .map(|k| (*k, true))
+            .chain(secondary.iter().map(|k| (*k, false)))
+        {
+            let Some(health) = self.kinds.get(&kind) else {
+                continue;
+            };
+            let Some(failure) = &health.failure else {
+                continue;
+            };
+            let cause = match failure {
+                WatchFailure::Forbidden(_) => format!(
+                    "forbidden: needs list/watch on {} ({})",
+                    rbac_name(kind),
+                    health.scope
+                ),
+                WatchFailure::NotFound(_) => format!("{} not found on the server", rbac_name(kind)),
+                WatchFailure::Gone => format!("{}: relisting after 410 Gone", kind.resource()),
+                WatchFailure::Other(error) => format!("{}: {error}", kind.resource()),
+            };
+            // Data that was good before a connection problem is going stale; a kind that was
+            // never readable (403) is simply missing and does not age the rest.
+            if !matches!(failure, WatchFailure::Forbidden(_))
+                && health.listed
+                && let Some(since) = health.failing_since
+            {
+                stale_since = Some(stale_since.map_or(since, |s| s.min(since)));
+            }
+            let fatal =
+                is_primary && (matches!(failure, WatchFailure::Forbidden(_)) || !health.listed);
+            if fatal {
+                unavailable.push(cause);
+            } else {
+                degraded.push(cause);
+            }
+        }
+        let state = if !unavailable.is_empty() {
+            SourceState::Unavailable {
+                cause: unavailable.join("; "),
+            }
+        } else if let Some(what) = self.not_installed.get(&pane) {
+            SourceState::NotInstalled { what: what.clone() }
+        } else if !degraded.is_empty() {
+            SourceState::Degraded {
+                cause: degraded.join("; "),
+            }
+        } else {
+            SourceState::Ok
+        };
+        PaneHealth { state, stale_since }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        chrono::DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_forbidden_primary_kind_makes_the_pane_unavailable_and_names_the_permission() {
+        let mut health = Health::default();
+        health.started(ObjectKind::Pod, "cluster-wide");
+        health.started(ObjectKind::Deployment, "cluster-wide");
+        health.listed(ObjectKind::Deployment);
+        health.failed(
+            ObjectKind::Pod,
+            WatchFailure::Forbidden("pods is forbidden".into()),
+            at(0),
+        );
+        let dns = health.pane(Pane::Dns);
+        assert_eq!(
+            dns.state,
+            SourceState::Unavailable {
+                cause: "forbidden: needs list/watch on pods (cluster-wide)".into()
+            }
+        );
+        assert_eq!(dns.stale_since, None);
+        // Pods only fill in details of the Nodes pane.
+        assert!(matches!(
+            health.pane(Pane::Nodes).state,
+            SourceState::Degraded { .. }
+        ));
+        assert_eq!(health.pane(Pane::Flows).state, SourceState::Ok);
+    }
+
+    #[test]
+    fn a_broken_connection_degrades_with_the_time_of_the_last_good_data() {
+        let mut health = Health::default();
+        health.started(ObjectKind::Node, "cluster-wide");
+        health.listed(ObjectKind::Node);
+        health.failed(
+            ObjectKind::Node,
+            WatchFailure::Other("connection refused".into()),
+            at(10),
+        );
+        health.failed(
+            ObjectKind::Node,
+            WatchFailure::Other("connection refused".into()),
+            at(20),
+        );
+        let nodes = health.pane(Pane::Nodes);
+        assert_eq!(
+            nodes.state,
+            SourceState::Degraded {
+                cause: "nodes: connection refused".into()
+            }
+        );
+        assert_eq!(nodes.stale_since, Some(at(10)));
+        health.recovered(ObjectKind::Node);
+        assert_eq!(health.pane(Pane::Nodes).state, SourceState::Ok);
+    }
+
+    #[test]
+    fn sync_waits_for_discovery_and_every_watcher() {
+        let mut health = Health::default();
+        health.started(ObjectKind::Node, "cluster-wide");
+        health.started(ObjectKind::Pod, "cluster-wide");
+        health.listed(ObjectKind::Node);
+        health.discovery_settled();
+        assert!(!health.initial_sync_done());
+        health.failed(ObjectKind::Pod, WatchFailure::Gone, at(0));
+        assert!(health.initial_sync_done());
+        health.not_installed(Pane::Nodes, "Karpenter (karpenter.sh/v1 NodePool)");
+        assert_eq!(
+            health.pane(Pane::Nodes).state,
+            SourceState::NotInstalled {
+                what: "Karpenter (karpenter.sh/v1 NodePool)".into()
+            }
+        );
+    }
+}

@@ -1,0 +1,41 @@
+//! The live backend: watches a real cluster (or `kockpit sim serve`) through kube-rs, keeps
+//! compact projections of the objects the panes read, and assembles the pane snapshots from
+//! them at most once a second.
+
+pub mod client;
+pub mod crds;
+pub mod discovery;
+pub mod health;
+pub mod project;
+/// Metric figures from Prometheus, merged into the snapshots (`--prometheus`).
+pub mod prometheus;
+mod task;
+pub mod watch;
+
+#[cfg(test)]
+mod tests;
+
+use tokio::sync::mpsc;
+
+use crate::backend::{Backend, BackendHandle, UpdateSender};
+
+pub use client::{ConnectError, LiveOptions};
+
+/// A live Kubernetes cluster as a backend.
+pub struct LiveBackend {
+    options: LiveOptions,
+}
+
+impl LiveBackend {
+    pub fn new(options: LiveOptions) -> Self {
+        LiveBackend { options }
+    }
+}
+
+impl Backend for LiveBackend {
+    fn start(self: Box<Self>, updates: UpdateSender) -> BackendHandle {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let task = tokio::spawn(task::run(self.options, updates, receiver));
+        BackendHandle { commands, task }
+    }
+}

@@ -1,0 +1,690 @@
+//! The live backend's single owner task: starts the watchers (core kinds at once, CRDs after
+//! discovery), applies what they report to the projection store, and sends pane snapshots,
+//! pane states and the clock at most once a second when something changed.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::Client;
+use kube::api::Api;
+use kube::runtime::watcher;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use super::client::{self, LiveOptions};
+use super::crds::{self, CrdKind};
+use super::discovery::{self, Installed};
+use super::health::Health;
+use super::project;
+use super::watch::{self, WatchMessage};
+use crate::backend::{Command, UpdateSender};
+use crate::domain::assemble::{self, ClusterObjects, ObjectKind, Projection};
+use crate::domain::model::{ClusterInfo, Pane, RouteKind, SourceState, SourceStatus, Update};
+use crate::domain::time::Timestamp;
+
+/// How often snapshots may go out.
+const TICK: Duration = Duration::from_secs(1);
+/// What pane states name as their source.
+const SOURCE: &str = "kubernetes";
+/// Where EKS runs CoreDNS and its ConfigMap.
+const SYSTEM_NAMESPACE: &str = "kube-system";
+/// Watcher reports queued for the owner task; watchers wait when it is full.
+const WATCH_QUEUE: usize = 1024;
+
+pub const GATEWAY_API: &str = "Gateway API (gateway.networking.k8s.io/v1)";
+pub const KARPENTER: &str = "Karpenter (karpenter.sh/v1 NodePool)";
+
+/// How long to wait for the server's clock before assuming it agrees with ours.
+const CLOCK_CHECK: Duration = Duration::from_secs(5);
+
+fn now() -> Timestamp {
+    chrono::Utc::now()
+}
+
+enum DiscoveryReport {
+    Found(Installed),
+    Failed,
+}
+
+/// The store, the watchers' health and what was last sent.
+struct Live {
+    objects: ClusterObjects,
+    health: Health,
+    cluster: ClusterInfo,
+    region_from_nodes: bool,
+    dirty: bool,
+    sent_states: BTreeMap<Pane, (SourceState, Option<Timestamp>)>,
+    sync_sent: bool,
+    /// The API server's clock minus ours.
+    clock_offset: chrono::Duration,
+    /// Prometheus figures, when configured: merged into each flush by `decorate`.
+    metrics: Option<super::prometheus::MetricsHandle>,
+}
+
+impl Live {
+    /// Now, on the API server's clock.
+    fn now(&self) -> Timestamp {
+        now() + self.clock_offset
+    }
+
+    fn apply(&mut self, message: WatchMessage, at: Timestamp) {
+        match message {
+            WatchMessage::Listed { kind, objects } => {
+                self.objects.replace(kind, objects, at);
+                self.health.listed(kind);
+            }
+            WatchMessage::Applied(projection) => self.objects.upsert(projection),
+            WatchMessage::Deleted { kind, key } => self.objects.remove(kind, &key, at),
+            WatchMessage::Failed { kind, failure } => self.health.failed(kind, failure, at),
+            WatchMessage::Recovered { kind } => self.health.recovered(kind),
+        }
+        self.dirty = true;
+    }
+
+    /// Everything to send now: the cluster (once its region is known), snapshots when
+    /// something changed, pane states that changed, and the clock.
+    fn flush(&mut self, at: Timestamp) -> Vec<Update> {
+        let mut batch = Vec::new();
+        if self.metrics.as_mut().is_some_and(|m| m.changed()) {
+            self.dirty = true;
+        }
+        if !self.region_from_nodes
+            && let Some(region) = self.objects.nodes.values().find_map(|n| n.region.clone())
+        {
+            self.region_from_nodes = true;
+            self.cluster.region = region;
+            batch.push(Update::Cluster(self.cluster.clone()));
+        }
+        if self.dirty {
+            self.dirty = false;
+            let at_of = |pane| self.health.pane(pane).stale_since.unwrap_or(at);
+            batch.push(Update::Dns(assemble::dns(&self.objects, at_of(Pane::Dns))));
+            batch.push(Update::Gateways(assemble::gateways(
+                &self.objects,
+                at_of(Pane::Gateways),
+            )));
+            batch.push(Update::Flows(assemble::flows(
+                &self.objects,
+                at_of(Pane::Flows),
+            )));
+            batch.push(Update::Nodes(assemble::nodes(
+                &self.objects,
+                at_of(Pane::Nodes),
+            )));
+            batch.push(Update::Workloads(assemble::workloads(
+                &self.objects,
+                at_of(Pane::Rightsizing),
+            )));
+        }
+        for pane in Pane::ALL {
+            let health = self.health.pane(pane);
+            let current = (health.state.clone(), health.stale_since);
+            if self.sent_states.get(&pane) == Some(&current) {
+                continue;
+            }
+            self.sent_states.insert(pane, current);
+            batch.push(Update::Source(SourceStatus {
+                pane,
+                source: SOURCE.to_string(),
+                state: health.state,
+                at: health.stale_since.unwrap_or(at),
+            }));
+        }
+        batch.push(Update::Clock { at });
+        // Prometheus: metric figures into the snapshots, pane states combined with its own.
+        if let Some(metrics) = self.metrics.as_mut() {
+            let health = &self.health;
+            let kube_state = |pane| {
+                let pane_health = health.pane(pane);
+                (pane_health.state, pane_health.stale_since.unwrap_or(at))
+            };
+            metrics.decorate(&mut batch, &kube_state, at);
+        }
+        batch
+    }
+}
+
+fn scope(namespace: Option<&str>) -> String {
+    match namespace {
+        Some(namespace) => format!("in namespace {namespace}"),
+        None => "cluster-wide".to_string(),
+    }
+}
+
+fn namespaced<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Watchers of the built-in kinds every cluster serves.
+fn start_core(
+    client: &Client,
+    namespace: Option<&str>,
+    sender: &mpsc::Sender<WatchMessage>,
+    health: &mut Health,
+) -> Vec<JoinHandle<()>> {
+    let config = watcher::Config::default;
+    let ns_scope = scope(namespace);
+    let mut handles = Vec::new();
+    let mut add = |kind: ObjectKind, scope: &str, handle: JoinHandle<()>| {
+        health.started(kind, scope);
+        handles.push(handle);
+    };
+    add(
+        ObjectKind::Node,
+        "cluster-wide",
+        watch::spawn(
+            Api::<Node>::all(client.clone()),
+            ObjectKind::Node,
+            config(),
+            |o| Some(Projection::Node(project::node(o))),
+            sender.clone(),
+        ),
+    );
+    add(
+        ObjectKind::Namespace,
+        "cluster-wide",
+        watch::spawn(
+            Api::<Namespace>::all(client.clone()),
+            ObjectKind::Namespace,
+            config(),
+            |o| Some(Projection::Namespace(project::namespace(o))),
+            sender.clone(),
+        ),
+    );
+    add(
+        ObjectKind::Pod,
+        &ns_scope,
+        watch::spawn(
+            namespaced::<Pod>(client, namespace),
+            ObjectKind::Pod,
+            config(),
+            |o| Some(Projection::Pod(project::pod(o))),
+            sender.clone(),
+        ),
+    );
+    add(
+        ObjectKind::Service,
+        &ns_scope,
+        watch::spawn(
+            namespaced::<Service>(client, namespace),
+            ObjectKind::Service,
+            config(),
+            |o| Some(Projection::Service(project::service(o))),
+            sender.clone(),
+        ),
+    );
+    add(
+        ObjectKind::EndpointSlice,
+        &ns_scope,
+        watch::spawn(
+            namespaced::<EndpointSlice>(client, namespace),
+            ObjectKind::EndpointSlice,
+            config(),
+            |o| Some(Projection::EndpointSlice(project::endpoint_slice(o))),
+            sender.clone(),
+        ),
+    );
+    add(
+        ObjectKind::Deployment,
+        &ns_scope,
+        watch::spawn(
+            namespaced::<Deployment>(client, namespace),
+            ObjectKind::Deployment,
+            config(),
+            |o| Some(Projection::Workload(project::deployment(o))),
+            sender.clone(),
+        ),
+    );
+    add(
+        ObjectKind::StatefulSet,
+        &ns_scope,
+        watch::spawn(
+            namespaced::<StatefulSet>(client, namespace),
+            ObjectKind::StatefulSet,
+            config(),
+            |o| Some(Projection::Workload(project::stateful_set(o))),
+            sender.clone(),
+        ),
+    );
+    add(
+        ObjectKind::DaemonSet,
+        &ns_scope,
+        watch::spawn(
+            namespaced::<DaemonSet>(client, namespace),
+            ObjectKind::DaemonSet,
+            config(),
+            |o| Some(Projection::Workload(project::daemon_set(o))),
+            sender.clone(),
+        ),
+    );
+    add(
+        ObjectKind::ReplicaSet,
+        &ns_scope,
+        watch::spawn(
+            namespaced::<ReplicaSet>(client, namespace),
+            ObjectKind::ReplicaSet,
+            config(),
+            |o| Some(Projection::ReplicaSet(project::replica_set(o))),
+            sender.clone(),
+        ),
+    );
+    // Only kube-system/coredns is kept, whatever namespace the user chose.
+    add(
+        ObjectKind::ConfigMap,
+        &scope(Some(SYSTEM_NAMESPACE)),
+        watch::spawn(
+            Api::<ConfigMap>::namespaced(client.clone(), SYSTEM_NAMESPACE),
+            ObjectKind::ConfigMap,
+            config(),
+            |o| {
+                (o.metadata.name.as_deref() == Some("coredns"))
+                    .then(|| Projection::ConfigMap(project::config_map(o)))
+            },
+            sender.clone(),
+        ),
+    );
+    add(
+        ObjectKind::Event,
+        &ns_scope,
+        watch::spawn(
+            namespaced::<Event>(client, namespace),
+            ObjectKind::Event,
+            config(),
+            |o| project::event(o).map(Projection::Event),
+            sender.clone(),
+        ),
+    );
+    add(
+        ObjectKind::HorizontalPodAutoscaler,
+        &ns_scope,
+        watch::spawn(
+            namespaced::<HorizontalPodAutoscaler>(client, namespace),
+            ObjectKind::HorizontalPodAutoscaler,
+            config(),
+            |o| Some(Projection::Hpa(project::hpa(o))),
+            sender.clone(),
+        ),
+    );
+    add(
+        ObjectKind::PodDisruptionBudget,
+        &ns_scope,
+        watch::spawn(
+            namespaced::<PodDisruptionBudget>(client, namespace),
+            ObjectKind::PodDisruptionBudget,
+            config(),
+            |o| Some(Projection::Pdb(project::pdb(o))),
+            sender.clone(),
+        ),
+    );
+    handles
+}
+
+fn crd_api<S, U>(
+    client: &Client,
+    kind: CrdKind,
+    namespaced: bool,
+    namespace: Option<&str>,
+) -> Api<kube::core::Object<S, U>>
+where
+    S: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    U: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let resource = kind.api_resource();
+    match namespace.filter(|_| namespaced) {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    }
+}
+
+/// Watchers of the CRD kinds discovery found; pane states for those it did not.
+fn start_crds(
+    client: &Client,
+    namespace: Option<&str>,
+    installed: &Installed,
+    sender: &mpsc::Sender<WatchMessage>,
+    health: &mut Health,
+) -> Vec<JoinHandle<()>> {
+    if !(installed.has(crds::GATEWAY) && installed.has(crds::HTTP_ROUTE)) {
+        health.not_installed(Pane::Gateways, GATEWAY_API);
+    }
+    if !installed.has(crds::NODE_POOL) {
+        health.not_installed(Pane::Nodes, KARPENTER);
+    }
+    let config = watcher::Config::default;
+    let ns_scope = scope(namespace);
+    let mut handles = Vec::new();
+    for kind in &installed.kinds {
+        let (object_kind, handle) = match *kind {
+            crds::GATEWAY_CLASS => (
+                ObjectKind::GatewayClass,
+                watch::spawn(
+                    crd_api(client, *kind, false, namespace),
+                    ObjectKind::GatewayClass,
+                    config(),
+                    |o| Some(Projection::GatewayClass(crds::gateway_class(o))),
+                    sender.clone(),
+                ),
+            ),
+            crds::GATEWAY => (
+                ObjectKind::Gateway,
+                watch::spawn(
+                    crd_api(client, *kind, true, namespace),
+                    ObjectKind::Gateway,
+                    config(),
+                    |o| Some(Projection::Gateway(crds::gateway(o))),
+                    sender.clone(),
+                ),
+            ),
+            crds::HTTP_ROUTE => (
+                ObjectKind::HttpRoute,
+                watch::spawn(
+                    crd_api(client, *kind, true, namespace),
+                    ObjectKind::HttpRoute,
+                    config(),
+                    |o| Some(Projection::Route(crds::route(RouteKind::Http, o))),
+                    sender.clone(),
+                ),
+            ),
+            crds::GRPC_ROUTE => (
+                ObjectKind::GrpcRoute,
+                watch::spawn(
+                    crd_api(client, *kind, true, namespace),
+                    ObjectKind::GrpcRoute,
+                    config(),
+                    |o| Some(Projection::Route(crds::route(RouteKind::Grpc, o))),
+                    sender.clone(),
+                ),
+            ),
+            crds::REFERENCE_GRANT => (
+                ObjectKind::ReferenceGrant,
+                watch::spawn(
+                    crd_api(client, *kind, true, namespace),
+                    ObjectKind::ReferenceGrant,
+                    config(),
+                    |o| Some(Projection::ReferenceGrant(crds::reference_grant(o))),
+                    sender.clone(),
+                ),
+            ),
+            crds::NODE_POOL => (
+                ObjectKind::NodePool,
+                watch::spawn(
+                    crd_api(client, *kind, false, namespace),
+                    ObjectKind::NodePool,
+                    config(),
+                    |o| Some(Projection::NodePool(crds::node_pool(o))),
+                    sender.clone(),
+                ),
+            ),
+            crds::NODE_CLAIM => (
+                ObjectKind::NodeClaim,
+                watch::spawn(
+                    crd_api(client, *kind, false, namespace),
+                    ObjectKind::NodeClaim,
+                    config(),
+                    |o| Some(Projection::NodeClaim(crds::node_claim(o))),
+                    sender.clone(),
+                ),
+            ),
+            crds::EC2_NODE_CLASS => (
+                ObjectKind::Ec2NodeClass,
+                watch::spawn(
+                    crd_api(client, *kind, false, namespace),
+                    ObjectKind::Ec2NodeClass,
+                    config(),
+                    |o| Some(Projection::Ec2NodeClass(crds::ec2_node_class(o))),
+                    sender.clone(),
+                ),
+            ),
+            crds::VPA => (
+                ObjectKind::VerticalPodAutoscaler,
+                watch::spawn(
+                    crd_api(client, *kind, true, namespace),
+                    ObjectKind::VerticalPodAutoscaler,
+                    config(),
+                    |o| Some(Projection::Vpa(crds::vpa(o))),
+                    sender.clone(),
+                ),
+            ),
+            _ => continue,
+        };
+        let scope = if object_kind.namespaced() {
+            ns_scope.as_str()
+        } else {
+            "cluster-wide"
+        };
+        health.started(object_kind, scope);
+        handles.push(handle);
+    }
+    handles
+}
+
+/// Asks for the optional APIs until the server answers, reporting each failure.
+fn spawn_discovery(client: Client, reports: mpsc::Sender<DiscoveryReport>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            match discovery::discover(&client).await {
+                Ok(installed) => {
+                    let _ = reports.send(DiscoveryReport::Found(installed)).await;
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "API discovery failed");
+                    if reports.send(DiscoveryReport::Failed).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    })
+}
+
+async fn send_all(updates: &UpdateSender, batch: Vec<Update>) -> bool {
+    for update in batch {
+        if updates.send(update).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Without a connection every pane says why, and the one-shot snapshot can still finish.
+async fn report_unreachable(options: &LiveOptions, updates: &UpdateSender, cause: String) -> bool {
+    let at = now();
+    let mut batch = vec![
+        Update::Cluster(ClusterInfo {
+            name: options.context.clone().unwrap_or_default(),
+            region: String::new(),
+            source: "live".to_string(),
+            detail: "not connected".to_string(),
+        }),
+        Update::Notice {
+            text: format!("cannot connect to the cluster: {cause}"),
+        },
+    ];
+    for pane in Pane::ALL {
+        batch.push(Update::Source(SourceStatus {
+            pane,
+            source: SOURCE.to_string(),
+            state: SourceState::Unavailable {
+                cause: cause.clone(),
+            },
+            at,
+        }));
+    }
+    batch.push(Update::Clock { at });
+    batch.push(Update::InitialSyncDone);
+    send_all(updates, batch).await
+}
+
+pub async fn run(
+    options: LiveOptions,
+    updates: UpdateSender,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let connection = match client::connect(&options).await {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::error!(%error, "cannot connect to the cluster");
+            if report_unreachable(&options, &updates, error.to_string()).await {
+                wait_for_shutdown(&mut commands, &updates).await;
+            }
+            return;
+        }
+    };
+    let client = connection.client;
+    let namespace = options.namespace.as_deref();
+    let clock_offset = tokio::time::timeout(CLOCK_CHECK, client::server_clock_offset(&client))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let mut live = Live {
+        objects: ClusterObjects::default(),
+        health: Health::default(),
+        cluster: connection.cluster.clone(),
+        region_from_nodes: false,
+        dirty: false,
+        sent_states: BTreeMap::new(),
+        sync_sent: false,
+        clock_offset,
+        metrics: options
+            .prometheus
+            .as_ref()
+            .and_then(|prometheus| match super::prometheus::start(prometheus) {
+                Ok(handle) => Some(handle),
+                Err(error) => {
+                    tracing::error!(%error, "Prometheus source not started");
+                    None
+                }
+            }),
+    };
+    if updates
+        .send(Update::Cluster(connection.cluster))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (sender, mut reports) = mpsc::channel(WATCH_QUEUE);
+    let mut watchers = start_core(&client, namespace, &sender, &mut live.health);
+    let (discovery_sender, mut discoveries) = mpsc::channel(4);
+    let discovery_task = spawn_discovery(client.clone(), discovery_sender);
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut commands_open = true;
+    let mut discovery_open = true;
+    let stop = |watchers: &[JoinHandle<()>]| {
+        discovery_task.abort();
+        watchers.iter().for_each(JoinHandle::abort);
+    };
+    loop {
+        let mut batch = Vec::new();
+        tokio::select! {
+            Some(message) = reports.recv() => {
+                let at = live.now();
+                live.apply(message, at);
+            }
+            report = discoveries.recv(), if discovery_open => match report {
+                Some(DiscoveryReport::Found(installed)) => {
+                    tracing::info!(kinds = installed.kinds.len(), "optional APIs discovered");
+                    watchers.extend(start_crds(&client, namespace, &installed, &sender, &mut live.health));
+                    live.health.discovery_settled();
+                    live.dirty = true;
+                }
+                // The core watchers report the same outage; the snapshot need not wait.
+                Some(DiscoveryReport::Failed) => live.health.discovery_settled(),
+                None => discovery_open = false,
+            },
+            _ = ticker.tick() => batch = live.flush(live.now()),
+            command = commands.recv(), if commands_open => match command {
+                Some(Command::Shutdown) => {
+                    stop(&watchers);
+                    return;
+                }
+                Some(_) => {}
+                None => commands_open = false,
+            },
+            () = updates.closed() => {
+                stop(&watchers);
+                return;
+            }
+        }
+        // With Prometheus, the initial state includes its first round of figures.
+        let metrics_ready = live.metrics.as_ref().is_none_or(|m| m.ready());
+        if !live.sync_sent && live.health.initial_sync_done() && metrics_ready {
+            live.sync_sent = true;
+            // Extend, not replace: this may follow a tick whose flush is still in `batch`.
+            batch.extend(live.flush(live.now()));
+            batch.push(Update::InitialSyncDone);
+        }
+        if !batch.is_empty() && !send_all(&updates, batch).await {
+            stop(&watchers);
+            return;
+        }
+    }
+}
+
+async fn wait_for_shutdown(
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    updates: &UpdateSender,
+) {
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Command::Shutdown) | None => return,
+                Some(_) => {}
+            },
+            () = updates.closed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn missing_crds_make_their_panes_say_so_and_start_no_watchers() {
+        // Nothing listens here: with nothing installed no request is ever made.
+        let url = "http://127.0.0.1:9"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let client = Client::try_from(kube::Config::new(url)).unwrap_or_else(|e| panic!("{e}"));
+        let (sender, _reports) = mpsc::channel(4);
+        let mut health = Health::default();
+        let only_vpa = Installed {
+            kinds: vec![crds::VPA],
+        };
+        let handles = start_crds(&client, None, &only_vpa, &sender, &mut health);
+        assert_eq!(handles.len(), 1);
+        handles.iter().for_each(JoinHandle::abort);
+        assert_eq!(
+            health.pane(Pane::Nodes).state,
+            SourceState::NotInstalled {
+                what: KARPENTER.to_string()
+            }
+        );
+        assert_eq!(
+            health.pane(Pane::Gateways).state,
+            SourceState::NotInstalled {
+                what: GATEWAY_API.to_string()
+            }
+        );
+        assert_eq!(health.pane(Pane::Rightsizing).state, SourceState::Ok);
+    }
+}
