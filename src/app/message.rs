@@ -4,6 +4,7 @@
 use crossterm::event::KeyEvent;
 use serde::{Deserialize, Serialize};
 
+use super::export::ExportRequest;
 use crate::backend::Command;
 use crate::domain::Update;
 
@@ -16,6 +17,8 @@ pub enum Message {
     Backend(Update),
     /// An action not coming from a key (tests, the command line).
     Action(Action),
+    /// Something for the footer from the runner (e.g. where a snapshot was written).
+    Notice(String),
 }
 
 /// What the user asked for. Key maps bind keys to these by their snake_case names.
@@ -47,6 +50,18 @@ pub enum Action {
     TogglePause,
     SpeedUp,
     SpeedDown,
+    /// Time cursor: one source sample back / forward.
+    TimeBack,
+    TimeForward,
+    /// Time cursor: a minute back / forward.
+    TimeBackMinute,
+    TimeForwardMinute,
+    /// Keep the screen as it is while data keeps arriving (again: follow the data).
+    Freeze,
+    /// Back to live data.
+    TimeNow,
+    /// Write the view at the cursor as Markdown and JSON, and copy the summary.
+    ExportSnapshot,
     /// Explicitly unbinds a key in a user key map.
     None,
 }
@@ -79,6 +94,13 @@ impl Action {
         "toggle_pause",
         "speed_up",
         "speed_down",
+        "time_back",
+        "time_forward",
+        "time_back_minute",
+        "time_forward_minute",
+        "freeze",
+        "time_now",
+        "export_snapshot",
         "none",
     ];
 }
@@ -89,4 +111,6 @@ pub enum Effect {
     Quit,
     /// Send a command to the running backend.
     Backend(Command),
+    /// Write a snapshot's files and copy its summary to the clipboard.
+    Export(Box<ExportRequest>),
 }

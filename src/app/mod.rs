@@ -2,10 +2,13 @@
 //! configuration and key map resolution. The only place where backend, domain and ui meet.
 
 pub mod config;
+pub mod export;
 pub mod keymap;
 pub mod logging;
 pub mod message;
+pub mod record;
 pub mod runner;
 pub mod snapshot;
 pub mod state;
+pub mod timeline;
 pub mod update;

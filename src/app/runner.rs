@@ -2,6 +2,7 @@
 //! out to the backend, and a frame is drawn only when something changed, at most
 //! `MAX_FRAMES_PER_SECOND` times a second. When nothing happens, nothing runs.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -14,8 +15,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::config::Settings;
+use super::export::{self, ExportRequest};
 use super::message::{Effect, Message};
+use super::record::Recorder;
 use super::state::State;
+use super::timeline;
 use super::update::{footer_hints, update};
 use crate::backend::{Backend, BackendHandle};
 use crate::ui::terminal::{self, RestoreOnDrop, Tui};
@@ -28,8 +32,27 @@ pub const UPDATE_QUEUE: usize = 4096;
 /// Updates applied per wake-up before a frame gets a chance to be drawn.
 const MAX_UPDATES_PER_BATCH: usize = 20_000;
 
+/// How a session runs besides its backend.
+#[derive(Default)]
+pub struct RunOptions {
+    /// `--record FILE`: a recorder already created (so a bad path failed before the TUI).
+    pub record: Option<Recorder>,
+    /// Replaying a recording: fixes are refused.
+    pub replay: bool,
+}
+
 pub async fn run(settings: Settings, backend: Box<dyn Backend>, speed: f64) -> anyhow::Result<()> {
+    run_with(settings, backend, speed, RunOptions::default()).await
+}
+
+pub async fn run_with(
+    settings: Settings,
+    backend: Box<dyn Backend>,
+    speed: f64,
+    options: RunOptions,
+) -> anyhow::Result<()> {
     let mut state = State::new(settings.analysis, settings.keymap, speed);
+    state.replay = options.replay;
     for notice in settings.notices {
         tracing::warn!("{notice}");
         state.notify(notice);
@@ -37,8 +60,15 @@ pub async fn run(settings: Settings, backend: Box<dyn Backend>, speed: f64) -> a
     let theme = settings.theme;
     let key_hints = state.keymap.hints();
 
-    let (sender, mut updates) = mpsc::channel(UPDATE_QUEUE);
+    let (sender, updates) = mpsc::channel(UPDATE_QUEUE);
     let backend = backend.start(sender);
+    let (mut updates, recording) = match options.record {
+        Some(recorder) => {
+            let (updates, recording) = recorder.tee(updates);
+            (updates, Some(recording))
+        }
+        None => (updates, None),
+    };
 
     let mut tui = terminal::enter().context("cannot set up the terminal")?;
     let _restore = RestoreOnDrop;
@@ -54,6 +84,20 @@ pub async fn run(settings: Settings, backend: Box<dyn Backend>, speed: f64) -> a
     backend.shutdown();
     drop(tui);
     terminal::restore().context("cannot restore the terminal")?;
+    // The app reads no more: the recorder records what is still on its way, then closes.
+    drop(updates);
+    if let Some(recording) = recording {
+        let path = recording.path().to_path_buf();
+        match recording.finish().await {
+            Ok(stats) => tracing::info!(
+                records = stats.records,
+                bytes = stats.file_bytes,
+                "recording {} written",
+                path.display()
+            ),
+            Err(error) => eprintln!("kockpit: {error}"),
+        }
+    }
     result
 }
 
@@ -126,9 +170,37 @@ async fn event_loop(
                     // A backend that already ended has nothing to pause or speed up.
                     let _ = backend.commands.send(command);
                 }
+                Effect::Export(request) => {
+                    let notice = export_snapshot(tui, &request);
+                    update(state, Message::Notice(notice));
+                }
             }
         }
     }
+}
+
+/// Writes the snapshot files and puts the summary on the clipboard; says what happened.
+fn export_snapshot(tui: &mut Tui, request: &ExportRequest) -> String {
+    let written = match export::write(request, &export::export_dir()) {
+        Ok(written) => written,
+        Err(error) => return error.to_string(),
+    };
+    // Between frames, straight to the terminal: render never writes anything itself.
+    let sequence = export::osc52(&request.clipboard);
+    let writer = tui.backend_mut();
+    let copied = writer
+        .write_all(&sequence)
+        .and_then(|()| writer.flush())
+        .is_ok();
+    let clipboard = match (copied, request.clipboard_truncated) {
+        (false, _) => "; clipboard copy failed",
+        (true, true) => "; headline copied (too long for the clipboard)",
+        (true, false) => "; summary copied",
+    };
+    format!(
+        "snapshot written to {}{clipboard}",
+        written.markdown.display()
+    )
 }
 
 fn draw(
@@ -144,7 +216,7 @@ fn draw(
         ui::render(
             frame,
             &RenderInput {
-                cockpit: &state.cockpit,
+                cockpit: timeline::shown(state),
                 view: &state.view,
                 theme,
                 keys: key_hints,

@@ -2,15 +2,24 @@
 //! key map and the messages waiting to be read. One owner, changed only by `update`.
 
 use super::keymap::Keymap;
+use super::timeline::TimeCursor;
 use crate::domain::Cockpit;
 use crate::domain::cockpit::AnalysisConfig;
+use crate::domain::timeline::Timeline;
 use crate::ui::View;
 
 /// How many notices are kept for the footer and the log of messages.
 const MAX_NOTICES: usize = 20;
 
 pub struct State {
+    /// The live model: every update is applied here, whatever the screen shows.
     pub cockpit: Cockpit,
+    /// The retained hour of updates behind the time cursor.
+    pub timeline: Timeline,
+    /// Set while the screen shows a past or frozen instant instead of `cockpit`.
+    pub cursor: Option<TimeCursor>,
+    /// Replaying a recording: nothing may be applied to a cluster.
+    pub replay: bool,
     pub view: View,
     pub keymap: Keymap,
     /// Messages for the user, newest last (bad config files, backend trouble).
@@ -25,8 +34,12 @@ pub struct State {
 
 impl State {
     pub fn new(config: AnalysisConfig, keymap: Keymap, speed: f64) -> Self {
+        let cockpit = Cockpit::new(config);
         State {
-            cockpit: Cockpit::new(config),
+            timeline: Timeline::new(cockpit.clone()),
+            cursor: None,
+            replay: false,
+            cockpit,
             view: View::default(),
             keymap,
             notices: Vec::new(),

@@ -2,11 +2,15 @@
 //! from the state it is given; anything that touches the outside world is returned as an
 //! `Effect` for the runner.
 
+use std::sync::Arc;
+
+use super::export;
 use super::keymap::Scope;
 use super::message::{Action, Effect, Message};
 use super::state::State;
+use super::timeline::{self, LONG_STEP};
 use crate::backend::Command;
-use crate::domain::{Finding, Pane};
+use crate::domain::{Finding, Pane, Update};
 use crate::ui::{KeyHint, Overlay, Screen};
 
 /// The slowest and fastest the simulator clock may run, in virtual seconds per second.
@@ -28,14 +32,30 @@ pub fn update(state: &mut State, message: Message) -> Vec<Effect> {
             state.dirty = true;
             Vec::new()
         }
+        Message::Backend(Update::Notice { text }) => {
+            state.notify(text);
+            Vec::new()
+        }
         Message::Backend(update) => {
-            if state.cockpit.apply(update) {
-                clamp_selection(state);
-                state.dirty = true;
+            // The timeline keeps its own shared copy so the cursor can rebuild any instant.
+            let update = Arc::new(update);
+            state.timeline.push(update.clone());
+            if state.cockpit.apply(Update::clone(&update)) {
+                if state.cursor.is_some() {
+                    // The screen stays put; only the header's offset and markers move.
+                    timeline::after_update(state);
+                } else {
+                    clamp_selection(state);
+                    state.dirty = true;
+                }
             }
             Vec::new()
         }
         Message::Action(action) => apply(state, action),
+        Message::Notice(text) => {
+            state.notify(text);
+            Vec::new()
+        }
     }
 }
 
@@ -80,8 +100,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
                 switch_screen(state, Screen::Pane(pane));
                 // Keep the same finding selected on its pane.
                 if let Some(id) = id {
-                    let position = state
-                        .cockpit
+                    let position = timeline::shown(state)
                         .pane_findings(pane)
                         .iter()
                         .position(|f| f.id == id);
@@ -106,8 +125,30 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
             let factor = if action == Action::SpeedUp { 2.0 } else { 0.5 };
             state.speed = (state.speed * factor).clamp(MIN_SPEED, MAX_SPEED);
             let speed = state.speed;
-            state.notify(format!("simulator speed {speed}x"));
+            let what = if state.replay { "replay" } else { "simulator" };
+            state.notify(format!("{what} speed {speed}x"));
             return vec![Effect::Backend(Command::SetSpeed(speed))];
+        }
+        Action::TimeBack => timeline::step_back(state, None),
+        Action::TimeForward => timeline::step_forward(state, None),
+        Action::TimeBackMinute => timeline::step_back(state, Some(LONG_STEP)),
+        Action::TimeForwardMinute => timeline::step_forward(state, Some(LONG_STEP)),
+        Action::Freeze => timeline::toggle_freeze(state),
+        Action::TimeNow => {
+            if state.cursor.is_some() {
+                timeline::back_to_now(state);
+            } else {
+                state.dirty = false;
+            }
+        }
+        Action::ExportSnapshot => {
+            let request = export::request(
+                timeline::shown(state),
+                state.timeline.fixes(),
+                state.cursor.as_ref().map(|c| c.at),
+                state.timeline.newest(),
+            );
+            return vec![Effect::Export(Box::new(request))];
         }
         Action::None => state.dirty = false,
     }
@@ -131,9 +172,10 @@ fn switch_screen(state: &mut State, screen: Screen) {
 
 /// The findings listed on the current screen.
 pub fn listed_findings(state: &State) -> &[Finding] {
+    let cockpit = timeline::shown(state);
     match state.view.screen {
-        Screen::Overview => state.cockpit.findings(),
-        Screen::Pane(pane) => state.cockpit.pane_findings(pane),
+        Screen::Overview => cockpit.findings(),
+        Screen::Pane(pane) => cockpit.pane_findings(pane),
     }
 }
 

@@ -12,7 +12,7 @@ use super::series::Series;
 use super::spend::{self, SpendView, UnitCosts};
 use super::thresholds::Thresholds;
 use super::time::Timestamp;
-use super::{dns, flows, gateways, nodes, rightsizing};
+use super::{alerts, dns, flows, gateways, nodes, rightsizing};
 
 /// What the analysis is judged against.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -64,8 +64,10 @@ pub struct Cockpit {
     retention: chrono::Duration,
     /// The backend said its initial state is complete.
     pub initial_sync_done: bool,
-    /// The alerts firing as of the last `Update::Alerts`.
+    /// The alerts firing as of the last `Update::Alerts`; each is also a finding on the
+    /// pane of the object it concerns.
     pub alerts: Option<super::alerts::AlertSnapshot>,
+    alert_findings: Vec<Finding>,
 }
 
 impl Cockpit {
@@ -87,6 +89,7 @@ impl Cockpit {
             retention: chrono::Duration::minutes(DEFAULT_RETENTION_MINUTES),
             initial_sync_done: false,
             alerts: None,
+            alert_findings: Vec::new(),
         }
     }
 
@@ -167,6 +170,7 @@ impl Cockpit {
             Update::Alerts(snapshot) => {
                 self.advance_clock(snapshot.at);
                 self.alerts = Some(snapshot);
+                self.analyze_alerts();
             }
             // Notices are for the user, not facts about the cluster: the app shows them.
             Update::Notice { .. } => return false,
@@ -300,7 +304,41 @@ impl Cockpit {
         }
     }
 
+    /// What alerts are matched against: the objects the panes show.
+    pub fn alert_context(&self) -> alerts::AlertContext<'_> {
+        alerts::AlertContext {
+            dns: self.dns.as_ref(),
+            gateways: self.gateways.as_ref(),
+            flows: self.flows.as_ref(),
+            nodes: self.nodes.as_ref(),
+            workloads: self.workloads.as_ref(),
+        }
+    }
+
+    /// Alerts become findings on their object's pane, beside that pane's own analysis.
+    fn analyze_alerts(&mut self) {
+        self.alert_findings = match &self.alerts {
+            Some(snapshot) => alerts::findings(snapshot, &self.alert_context()),
+            None => Vec::new(),
+        };
+        for pane in Pane::ALL {
+            let analysed: Vec<Finding> = self
+                .pane_findings(pane)
+                .iter()
+                .filter(|f| !f.id.starts_with(alerts::FINDING_PREFIX))
+                .cloned()
+                .collect();
+            self.set_findings(pane, analysed);
+        }
+    }
+
     fn set_findings(&mut self, pane: Pane, mut found: Vec<Finding>) {
+        found.extend(
+            self.alert_findings
+                .iter()
+                .filter(|f| f.pane == pane)
+                .cloned(),
+        );
         sort_findings(&mut found);
         self.findings_by_pane.insert(pane, found);
         self.findings = self.findings_by_pane.values().flatten().cloned().collect();

@@ -3,11 +3,14 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::text::{sanitize, truncate, width};
 use super::widgets::{Health, fit_spans};
 use super::{RenderInput, Screen, format};
+use crate::domain::Timestamp;
+use crate::domain::time::format_duration;
 
 /// `kockpit  prod-eu  SIMULATED scenario dns-storm, seed 7 ·········· 12:04:31 UTC`
 pub fn header(frame: &mut Frame, area: Rect, input: &RenderInput) {
@@ -15,10 +18,17 @@ pub fn header(frame: &mut Frame, area: Rect, input: &RenderInput) {
     let cockpit = input.cockpit;
     let total = area.width as usize;
     // Below 100 columns the clock gives up " UTC" for "Z" so the banner keeps its detail.
-    let clock = match cockpit.now {
-        Some(now) if total < 100 => now.format("%H:%M:%SZ").to_string(),
-        Some(now) => format::clock(now),
-        None => "--:--:--".to_string(),
+    let time = &input.view.time;
+    let clock = match (time.cursor, cockpit.now) {
+        (Some(at), _) => cursor_label(at, time.newest, time.frozen),
+        (None, Some(now)) if total < 100 => now.format("%H:%M:%SZ").to_string(),
+        (None, Some(now)) => format::clock(now),
+        (None, None) => "--:--:--".to_string(),
+    };
+    let clock_style = if time.active() {
+        theme.warn
+    } else {
+        theme.text
     };
     let clock_width = width(&clock);
     let show_clock = total >= clock_width + 20;
@@ -47,10 +57,66 @@ pub fn header(frame: &mut Frame, area: Rect, input: &RenderInput) {
     frame.render_widget(fit_spans(spans, left_room), area);
     if show_clock {
         frame.render_widget(
-            Line::from(Span::styled(clock, theme.text)).alignment(Alignment::Right),
+            Line::from(Span::styled(clock, clock_style)).alignment(Alignment::Right),
             area,
         );
     }
+}
+
+/// `◀ 08:42:10 −18m` for a cursor in the past, `FROZEN 08:42:10` for a frozen screen.
+pub fn cursor_label(at: Timestamp, newest: Option<Timestamp>, frozen: bool) -> String {
+    let clock = at.format("%H:%M:%S").to_string();
+    if frozen {
+        return format!("FROZEN {clock}");
+    }
+    let behind = newest
+        .filter(|newest| *newest > at)
+        .and_then(|newest| (newest - at).to_std().ok())
+        .map(|behind| format!(" −{}", format_duration(behind)))
+        .unwrap_or_default();
+    format!("◀ {clock}{behind}")
+}
+
+/// One line across the retained history: markers where things happened (N node
+/// disruption, R route change, A alert, F fix) and the cursor, so the user sees where
+/// they are in time and what lies around.
+pub fn timeline(frame: &mut Frame, area: Rect, input: &RenderInput) {
+    let theme = input.theme;
+    let time = &input.view.time;
+    let (Some(oldest), Some(newest), Some(cursor)) = (time.oldest, time.newest, time.cursor) else {
+        return;
+    };
+    const LABEL: &str = "history ";
+    const LEGEND: &str = "  N node R route A alert F fix";
+    let total = area.width as usize;
+    let legend = if total >= 100 { LEGEND } else { "" };
+    let bar = total.saturating_sub(width(LABEL) + width(legend));
+    if bar < 4 {
+        return;
+    }
+    let span = (newest - oldest).num_milliseconds().max(1) as f64;
+    let column = |at: Timestamp| -> usize {
+        let share = (at - oldest).num_milliseconds() as f64 / span;
+        ((share.clamp(0.0, 1.0)) * (bar - 1) as f64).round() as usize
+    };
+    let mut cells: Vec<(char, Style)> = vec![('─', theme.muted); bar];
+    for marker in &time.markers {
+        if marker.at < oldest || marker.at > newest {
+            continue;
+        }
+        cells[column(marker.at)] = (marker.kind.glyph(), theme.warn);
+    }
+    cells[column(cursor)] = ('▲', theme.accent);
+    let mut spans = vec![Span::styled(LABEL, theme.muted)];
+    spans.extend(
+        cells
+            .into_iter()
+            .map(|(glyph, style)| Span::styled(glyph.to_string(), style)),
+    );
+    if !legend.is_empty() {
+        spans.push(Span::styled(legend, theme.muted));
+    }
+    frame.render_widget(Line::from(spans), area);
 }
 
 /// What the banner says about the source: SIMULATED, LIVE or REPLAY and its detail.
@@ -136,7 +202,8 @@ fn short_title(screen: Screen) -> &'static str {
     }
 }
 
-/// Key hints on the left, whole hints only; the newest notice on the right.
+/// Key hints on the left, whole hints only (the history strip while the time cursor is in
+/// use); the newest notice on the right.
 pub fn footer(frame: &mut Frame, area: Rect, input: &RenderInput) {
     let theme = input.theme;
     let total = area.width as usize;
@@ -156,6 +223,31 @@ pub fn footer(frame: &mut Frame, area: Rect, input: &RenderInput) {
         width(n).min(share)
     });
     let hints_room = total.saturating_sub(notice_width + if notice_width > 0 { 2 } else { 0 });
+    // With the time cursor in use the line shows the history strip instead of the hints,
+    // so the panes keep exactly the rows they had live.
+    if input.view.time.active() {
+        timeline(
+            frame,
+            Rect {
+                width: hints_room as u16,
+                ..area
+            },
+            input,
+        );
+    } else {
+        hints(frame, area, input, hints_room);
+    }
+    if let Some(notice) = notice {
+        let shown = truncate(&notice, notice_width).into_owned();
+        frame.render_widget(
+            Line::from(Span::styled(shown, theme.notice)).alignment(Alignment::Right),
+            area,
+        );
+    }
+}
+
+fn hints(frame: &mut Frame, area: Rect, input: &RenderInput, hints_room: usize) {
+    let theme = input.theme;
 
     let mut spans = Vec::new();
     let mut used = 0;
@@ -176,11 +268,4 @@ pub fn footer(frame: &mut Frame, area: Rect, input: &RenderInput) {
         used += needed;
     }
     frame.render_widget(Line::from(spans), area);
-    if let Some(notice) = notice {
-        let shown = truncate(&notice, notice_width).into_owned();
-        frame.render_widget(
-            Line::from(Span::styled(shown, theme.notice)).alignment(Alignment::Right),
-            area,
-        );
-    }
 }

@@ -18,7 +18,8 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Span;
 
-use crate::domain::{Cockpit, Pane};
+use crate::domain::timeline::Marker;
+use crate::domain::{Cockpit, Pane, Timestamp};
 use theme::Theme;
 
 /// Below this size the screens cannot be laid out; a one-line message is shown instead.
@@ -73,6 +74,31 @@ pub struct View {
     pub overlay: Option<Overlay>,
     /// First line shown of the help overlay.
     pub help_offset: usize,
+    /// Where the time cursor is; the default is live data.
+    pub time: TimeView,
+}
+
+/// What the header and the timeline strip show about the time cursor. Filled by the app
+/// from its retained history; the default means "showing live data".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TimeView {
+    /// The instant on screen, when it is not the live one.
+    pub cursor: Option<Timestamp>,
+    /// The user froze the screen at the newest data (`f`) and has not moved since.
+    pub frozen: bool,
+    /// The newest data received, which keeps moving while the screen stays put.
+    pub newest: Option<Timestamp>,
+    /// The oldest instant the cursor can reach.
+    pub oldest: Option<Timestamp>,
+    /// The marked moments of the retained window, oldest first.
+    pub markers: Vec<Marker>,
+}
+
+impl TimeView {
+    /// The screen shows something other than the newest data.
+    pub fn active(&self) -> bool {
+        self.cursor.is_some()
+    }
 }
 
 impl Default for View {
@@ -83,6 +109,7 @@ impl Default for View {
             table_offset: 0,
             overlay: None,
             help_offset: 0,
+            time: TimeView::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::alerts::AlertRules;
 use super::engine::{STEP_SECONDS, SimCluster};
 use super::history::initial_updates;
 use crate::backend::{Backend, BackendHandle, Command, UpdateSender};
@@ -130,6 +131,9 @@ async fn run(
         tracing::error!("the simulator failed while building its history");
         return;
     };
+    // The alerts the incident would fire ride along with the snapshots.
+    let mut alert_rules = AlertRules::default();
+    let burst = alert_rules.annotate(burst);
     tracing::info!(updates = burst.len(), seed, "simulator started");
     if !send_all(&updates, burst).await || updates.send(Update::InitialSyncDone).await.is_err() {
         return;
@@ -146,7 +150,7 @@ async fn run(
                 let now = Instant::now();
                 let steps = pacer.steps_for(now - last_tick);
                 last_tick = now;
-                if !advance_and_send(&mut cluster, steps, &updates).await {
+                if !advance_and_send(&mut cluster, steps, &updates, &mut alert_rules).await {
                     return;
                 }
             }
@@ -166,11 +170,16 @@ async fn run(
 }
 
 /// Moves the cluster on and reports it; false when nobody listens any more.
-async fn advance_and_send(cluster: &mut SimCluster, steps: u64, updates: &UpdateSender) -> bool {
+async fn advance_and_send(
+    cluster: &mut SimCluster,
+    steps: u64,
+    updates: &UpdateSender,
+    alert_rules: &mut AlertRules,
+) -> bool {
     let mut batch = Vec::new();
     if steps > 0 {
         cluster.advance(steps);
-        batch = cluster.updates();
+        batch = alert_rules.annotate(cluster.updates());
     }
     batch.push(Update::Clock { at: cluster.now() });
     send_all(updates, batch).await

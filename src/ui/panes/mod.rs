@@ -34,6 +34,23 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput, pane: Pane) {
 
 /// The pane's headline figures in one line, coloured by threshold; empty without data.
 pub fn headline(cockpit: &Cockpit, pane: Pane, theme: &Theme) -> Vec<Span<'static>> {
+    // Firing alerts lead the line: they are what paged the reader.
+    let alerts = cockpit
+        .pane_findings(pane)
+        .iter()
+        .filter(|f| f.id.starts_with(crate::domain::alerts::FINDING_PREFIX))
+        .count();
+    let mut spans = Vec::new();
+    if alerts > 0 {
+        let label = if alerts == 1 { "alert" } else { "alerts" };
+        spans.push(Span::styled(format!("⚑ {alerts} {label}"), theme.crit));
+        spans.push(gap());
+    }
+    spans.extend(pane_headline(cockpit, pane, theme));
+    spans
+}
+
+fn pane_headline(cockpit: &Cockpit, pane: Pane, theme: &Theme) -> Vec<Span<'static>> {
     match pane {
         Pane::Dns => dns::headline(cockpit, theme),
         Pane::Gateways => gateways::headline(cockpit, theme),
