@@ -31,6 +31,8 @@ async fn serve(configure: impl FnOnce(&mut ServeOptions)) -> Server {
 struct Reply {
     status: u16,
     body: Value,
+    /// The response's `Date` header, if any.
+    date: Option<String>,
 }
 
 /// One request over a fresh connection (`Connection: close`), body decoded as JSON.
@@ -100,10 +102,31 @@ async fn call_with_token(
     } else {
         rest.to_string()
     };
+    let date = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("date")
+            .then(|| value.trim().to_string())
+    });
     Reply {
         status,
         body: serde_json::from_str(&content).unwrap_or(Value::String(content)),
+        date,
     }
+}
+
+/// Clients measure ages and the last hour's churn on the server's clock, so the server
+/// must tell the simulated time, not the wall clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_date_header_is_the_simulated_clock() {
+    let server = serve(|_| {}).await;
+    let reply = call(&server, "GET", "/version", None, "").await;
+    assert_eq!(reply.status, 200);
+    let date = reply.date.unwrap_or_else(|| panic!("no Date header"));
+    let served = chrono::DateTime::parse_from_rfc2822(&date)
+        .unwrap_or_else(|e| panic!("{date}: {e}"))
+        .with_timezone(&chrono::Utc);
+    assert_eq!(served, kockpit::backend::sim::scenario_t0(), "Date: {date}");
+    server.stop().await;
 }
 
 fn dechunk(mut rest: &str) -> String {

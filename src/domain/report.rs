@@ -13,7 +13,9 @@ use super::format::{
     seconds, usd_per_hour, usd_per_month,
 };
 use super::gateways;
-use super::model::{ConditionStatus, FlowEdge, ObjectRef, Pane, RouteParent, RouteStatus};
+use super::model::{
+    ConditionStatus, FlowEdge, ObjectRef, Pane, RouteParent, RouteStatus, SourceState, SourceStatus,
+};
 use super::nodes::{self, NodeSummary};
 use super::rightsizing::{self, Recommendation};
 use super::spend::{NamespaceCost, UnitCosts};
@@ -42,6 +44,39 @@ pub struct Report {
     pub spend: Option<SpendReport>,
     /// Most severe first.
     pub findings: Vec<FindingReport>,
+    /// Panes whose sources are not healthy (degraded, unavailable, not installed), so a
+    /// 403 or an unreachable metrics server shows in the report as it does on screen.
+    pub sources: Vec<SourceReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceReport {
+    pub pane: Pane,
+    pub source: String,
+    /// "degraded", "unavailable" or "not-installed".
+    pub state: String,
+    /// Why, in the source's words.
+    pub cause: String,
+    /// When the pane's data was last good.
+    pub since: Timestamp,
+}
+
+impl SourceReport {
+    fn from_status(status: &SourceStatus) -> Option<SourceReport> {
+        let (state, cause) = match &status.state {
+            SourceState::Ok => return None,
+            SourceState::Degraded { cause } => ("degraded", cause.clone()),
+            SourceState::Unavailable { cause } => ("unavailable", cause.clone()),
+            SourceState::NotInstalled { what } => ("not-installed", format!("{what} not detected")),
+        };
+        Some(SourceReport {
+            pane: status.pane,
+            source: status.source.clone(),
+            state: state.to_string(),
+            cause,
+            since: status.at,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -297,6 +332,11 @@ impl Report {
             rightsizing,
             spend,
             findings: cockpit.findings().iter().map(FindingReport::from).collect(),
+            sources: cockpit
+                .sources
+                .values()
+                .filter_map(SourceReport::from_status)
+                .collect(),
         }
     }
 
@@ -337,6 +377,17 @@ impl Report {
             let _ = writeln!(
                 out,
                 "\n_Partial: the source had not sent its full initial state when this was taken._"
+            );
+        }
+        for source in &self.sources {
+            let _ = writeln!(
+                out,
+                "\n_{} data is {} ({}): {}, since {}._",
+                source.pane.title(),
+                source.state,
+                md(&source.source),
+                md(&source.cause),
+                source.since.format("%H:%M:%S UTC")
             );
         }
         self.findings_markdown(&mut out);
@@ -645,6 +696,35 @@ mod tests {
         cockpit.apply(Update::Workloads(crate::domain::spend::tests::workloads()));
         cockpit.apply(Update::InitialSyncDone);
         cockpit
+    }
+
+    #[test]
+    fn unhealthy_sources_are_reported_and_healthy_ones_are_not() {
+        let mut cockpit = full_cockpit();
+        let at = cockpit.now.expect("the cockpit has a clock");
+        for (pane, state) in [
+            (Pane::Dns, SourceState::Ok),
+            (
+                Pane::Nodes,
+                SourceState::Unavailable {
+                    cause: "forbidden: needs list/watch on nodes (cluster-wide)".into(),
+                },
+            ),
+        ] {
+            cockpit.apply(Update::Source(SourceStatus {
+                pane,
+                source: "kubernetes".into(),
+                state,
+                at,
+            }));
+        }
+        let report = Report::from_cockpit(&cockpit);
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("valid JSON");
+        let sources = json["sources"].as_array().expect("sources array");
+        assert_eq!(sources.len(), 1, "{sources:?}");
+        assert_eq!(sources[0]["pane"], "nodes");
+        assert_eq!(sources[0]["state"], "unavailable");
+        assert!(report.to_markdown().contains("Nodes data is unavailable"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody};
 use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -129,7 +130,25 @@ impl ApiRequest {
     }
 }
 
+/// Every response carries the simulated clock in `Date`: clients (kockpit's live mode
+/// among them) measure object ages and the last hour's churn on the server's clock, and
+/// the objects are stamped with the simulation's time, not the wall clock.
 async fn handle(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let now = shared.sim.lock().map(|sim| sim.now()).ok();
+    let mut response = handle_request(shared, request).await?;
+    if let Some(now) = now
+        && let Ok(date) =
+            HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+    {
+        response.headers_mut().insert(hyper::header::DATE, date);
+    }
+    Ok(response)
+}
+
+async fn handle_request(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
