@@ -190,50 +190,6 @@ pub fn parse_go_duration(text: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(total).ok()
 }
 
-/// Removes control characters and escape sequences from text that came from the cluster or
-/// a file, so it cannot drive a terminal or break a Markdown line. Line breaks and tabs
-/// become spaces; CSI and OSC sequences are dropped whole.
-pub fn sanitize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{1b}' => match chars.peek() {
-                Some('[') => {
-                    chars.next();
-                    // Parameters and intermediates until the final byte (@ to ~).
-                    for next in chars.by_ref() {
-                        if ('@'..='~').contains(&next) {
-                            break;
-                        }
-                    }
-                }
-                Some(']') => {
-                    chars.next();
-                    // Operating-system command: ends with BEL or ESC \.
-                    while let Some(next) = chars.next() {
-                        if next == '\u{7}' {
-                            break;
-                        }
-                        if next == '\u{1b}' {
-                            chars.next_if_eq(&'\\');
-                            break;
-                        }
-                    }
-                }
-                Some(_) => {
-                    chars.next();
-                }
-                None => {}
-            },
-            '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The object a cluster-wide finding hangs on when no single Kubernetes object owns it.
 pub fn cluster_object() -> ObjectRef {
     ObjectRef::cluster_scoped("Cluster", "cluster")
@@ -294,11 +250,5 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(7200)), "2h");
         assert_eq!(go_duration(Duration::from_secs(30)), "30s");
         assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
-    }
-
-    #[test]
-    fn sanitize_strips_escape_sequences() {
-        assert_eq!(sanitize("pod\u{1b}[31mred\u{1b}[0m\n"), "podred ");
-        assert_eq!(sanitize("a\u{1b}]0;title\u{7}b\u{0}c"), "abc");
     }
 }

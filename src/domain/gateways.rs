@@ -5,12 +5,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::finding::{Finding, FixKind, Severity};
-use super::format::{percent, rate, sanitize};
+use super::format::{percent, rate};
 use super::model::{
     BackendRef, Condition, ConditionStatus, GatewaySnapshot, GatewayStatus, ObjectRef, Pane,
     RouteParent, RouteStatus,
 };
 use super::rules::{above, band_text, crossed, finding};
+use super::sanitize::sanitize;
 use super::thresholds::Thresholds;
 
 /// Ready pods behind the backends that receive traffic (weight above zero).

@@ -19,6 +19,7 @@ pub mod promql;
 pub mod report;
 pub mod rightsizing;
 pub mod rules;
+pub mod sanitize;
 pub mod scenario;
 pub mod series;
 pub mod spend;

@@ -9,8 +9,8 @@ use super::cockpit::Cockpit;
 use super::finding::{Evidence, Finding, Severity};
 use super::flows;
 use super::format::{
-    HOURS_PER_MONTH, bytes_per_sec, mib, millicores, millis, or_na, percent, rate, sanitize,
-    seconds, usd_per_hour, usd_per_month,
+    HOURS_PER_MONTH, bytes_per_sec, mib, millicores, millis, or_na, percent, rate, seconds,
+    usd_per_hour, usd_per_month,
 };
 use super::gateways;
 use super::model::{
@@ -18,6 +18,7 @@ use super::model::{
 };
 use super::nodes::{self, NodeSummary};
 use super::rightsizing::{self, Recommendation};
+use super::sanitize::sanitize;
 use super::spend::{NamespaceCost, UnitCosts};
 use super::time::Timestamp;
 
