@@ -77,6 +77,11 @@ pub fn usd_per_month(value: f64) -> String {
     }
 }
 
+/// A whole number with thousands separators: `5,000`.
+pub fn count(value: usize) -> String {
+    group_thousands(value as u64)
+}
+
 fn group_thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
@@ -100,19 +105,27 @@ pub fn rate(value: f64) -> String {
     }
 }
 
-/// Bytes per second in decimal units, as network transfer is billed.
+/// Bytes per second in decimal units, as network transfer is billed: `12.3 MB/s`.
 pub fn bytes_per_sec(value: f64) -> String {
-    const UNITS: [&str; 5] = ["B/s", "kB/s", "MB/s", "GB/s", "TB/s"];
-    let mut value = value.max(0.0);
+    format!("{}/s", bytes(value))
+}
+
+/// A byte amount in decimal units: `840 B`, `12.3 MB`, `1.1 GB`.
+pub fn bytes(value: f64) -> String {
+    if !value.is_finite() {
+        return "–".to_string();
+    }
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut scaled = value.max(0.0);
     let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
+    while scaled >= 1_000.0 && unit < UNITS.len() - 1 {
+        scaled /= 1_000.0;
         unit += 1;
     }
-    if unit == 0 || value >= 100.0 {
-        format!("{value:.0} {}", UNITS[unit])
+    if unit == 0 || scaled >= 100.0 {
+        format!("{scaled:.0} {}", UNITS[unit])
     } else {
-        format!("{value:.1} {}", UNITS[unit])
+        format!("{scaled:.1} {}", UNITS[unit])
     }
 }
 

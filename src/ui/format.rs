@@ -4,6 +4,9 @@
 use crate::domain::Timestamp;
 use crate::domain::time::format_duration;
 
+/// Byte and count figures read the same on screen as in findings and reports.
+pub use crate::domain::format::{bytes, bytes_per_sec, count};
+
 /// A rate of events: `850`, `2.1k`, `14k`, `1.2M`.
 pub fn qps(value: f64) -> String {
     if !value.is_finite() {
@@ -23,49 +26,12 @@ pub fn qps(value: f64) -> String {
     }
 }
 
-/// A plain count with thousands separators: `5,000`.
-pub fn count(value: usize) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 /// `1 node`, `3 nodes`.
 pub fn plural(count: usize, word: &str) -> String {
     if count == 1 {
         format!("1 {word}")
     } else {
         format!("{count} {word}s")
-    }
-}
-
-/// Bytes per second in decimal units, as network figures are quoted: `12.3 MB/s`.
-pub fn bytes_per_sec(value: f64) -> String {
-    format!("{}/s", bytes(value))
-}
-
-/// A byte amount in decimal units: `840 B`, `12.3 MB`, `1.1 GB`.
-pub fn bytes(value: f64) -> String {
-    if !value.is_finite() {
-        return "–".to_string();
-    }
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut scaled = value.max(0.0);
-    let mut unit = 0;
-    while scaled >= 1_000.0 && unit < UNITS.len() - 1 {
-        scaled /= 1_000.0;
-        unit += 1;
-    }
-    if unit == 0 || scaled >= 100.0 {
-        format!("{scaled:.0} {}", UNITS[unit])
-    } else {
-        format!("{scaled:.1} {}", UNITS[unit])
     }
 }
 
