@@ -365,12 +365,23 @@ pub struct FlowSnapshot {
 }
 
 impl FlowSnapshot {
+    // Folded from +0.0: an empty float `sum()` is -0.0, which would print as "-0 B/s".
     pub fn total_bytes_per_sec(&self) -> f64 {
-        self.edges.iter().map(|e| e.bytes_per_sec).sum()
+        self.edges
+            .iter()
+            .fold(0.0, |total, e| total + e.bytes_per_sec)
     }
 
     pub fn cross_zone_bytes_per_sec(&self) -> f64 {
-        self.edges.iter().map(|e| e.cross_zone_bytes_per_sec).sum()
+        self.edges
+            .iter()
+            .fold(0.0, |total, e| total + e.cross_zone_bytes_per_sec)
+    }
+
+    /// Flow edges come from flow metrics (Hubble); without them only the Services'
+    /// zone routing is known.
+    pub fn has_flow_data(&self) -> bool {
+        !self.edges.is_empty()
     }
 
     /// Share of bytes that cross an availability zone, 0..=1.

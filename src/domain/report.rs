@@ -132,10 +132,11 @@ pub struct RouteRow {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlowsReport {
-    pub cross_zone_ratio: f64,
-    pub cross_zone_bytes_per_sec: f64,
-    pub cross_zone_usd_per_month: f64,
-    pub total_bytes_per_sec: f64,
+    /// The traffic figures are null without flow metrics (no Hubble in the metrics source).
+    pub cross_zone_ratio: Option<f64>,
+    pub cross_zone_bytes_per_sec: Option<f64>,
+    pub cross_zone_usd_per_month: Option<f64>,
+    pub total_bytes_per_sec: Option<f64>,
     pub edges: Vec<FlowEdge>,
 }
 
@@ -270,14 +271,15 @@ impl Report {
                 b.cross_zone_bytes_per_sec
                     .total_cmp(&a.cross_zone_bytes_per_sec)
             });
+            let known = |value: f64| f.has_flow_data().then_some(value);
             FlowsReport {
-                cross_zone_ratio: f.cross_zone_ratio(),
-                cross_zone_bytes_per_sec: f.cross_zone_bytes_per_sec(),
-                cross_zone_usd_per_month: flows::cross_zone_usd_per_month(
+                cross_zone_ratio: known(f.cross_zone_ratio()),
+                cross_zone_bytes_per_sec: known(f.cross_zone_bytes_per_sec()),
+                cross_zone_usd_per_month: known(flows::cross_zone_usd_per_month(
                     f,
                     cockpit.region_prices(),
-                ),
-                total_bytes_per_sec: f.total_bytes_per_sec(),
+                )),
+                total_bytes_per_sec: known(f.total_bytes_per_sec()),
                 edges,
             }
         });
@@ -497,13 +499,22 @@ impl Report {
             let _ = writeln!(out, "_no data_");
             return;
         };
+        let (Some(ratio), Some(total), Some(crossing), Some(cost)) = (
+            flows.cross_zone_ratio,
+            flows.total_bytes_per_sec,
+            flows.cross_zone_bytes_per_sec,
+            flows.cross_zone_usd_per_month,
+        ) else {
+            let _ = writeln!(out, "_no flow metrics from this source_");
+            return;
+        };
         let _ = writeln!(
             out,
             "{} of {} crosses zones ({}, {}).",
-            percent(flows.cross_zone_ratio),
-            bytes_per_sec(flows.total_bytes_per_sec),
-            bytes_per_sec(flows.cross_zone_bytes_per_sec),
-            usd_per_month(flows.cross_zone_usd_per_month)
+            percent(ratio),
+            bytes_per_sec(total),
+            bytes_per_sec(crossing),
+            usd_per_month(cost)
         );
         let crossing: Vec<&FlowEdge> = flows
             .edges

@@ -25,11 +25,24 @@ fn drops(snapshot: &FlowSnapshot) -> f64 {
     snapshot.edges.iter().map(|e| e.drops_per_sec).sum()
 }
 
+/// Said where traffic figures would be, when the source has no flow metrics.
+const NO_FLOWS: &str = "no flow metrics from this source";
+
 pub fn headline(cockpit: &Cockpit, theme: &Theme) -> Vec<Span<'static>> {
     let Some(snapshot) = &cockpit.flows else {
         return Vec::new();
     };
     let t = &cockpit.config.thresholds;
+    if !snapshot.has_flow_data() {
+        return vec![
+            Span::styled(
+                format::plural(snapshot.services.len(), "service"),
+                theme.text,
+            ),
+            gap(),
+            Span::styled(NO_FLOWS, theme.muted),
+        ];
+    }
     let ratio = snapshot.cross_zone_ratio();
     let mut spans = vec![
         Span::styled("cross-zone ", theme.muted),
@@ -72,27 +85,35 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput) {
         .iter()
         .filter(|s| routing_level(s) != Level::Ok)
         .count();
+    // Without flow metrics the traffic figures are unknown, not zero.
+    let traffic = |text: String| {
+        if snapshot.has_flow_data() {
+            text
+        } else {
+            "n/a".to_string()
+        }
+    };
     let cells = vec![
         FigureCell::new(
             "cross-zone",
-            format::ratio(ratio),
+            traffic(format::ratio(ratio)),
             Level::high_is_bad(ratio, t.cross_zone_ratio),
         )
         .history(cockpit, Figure::CrossZoneRatio),
         FigureCell::new(
             "x-zone",
-            format::bytes_per_sec(snapshot.cross_zone_bytes_per_sec()),
+            traffic(format::bytes_per_sec(snapshot.cross_zone_bytes_per_sec())),
             Level::Plain,
         )
         .history(cockpit, Figure::CrossZoneBytesPerSec),
         FigureCell::new(
             "total",
-            format::bytes_per_sec(snapshot.total_bytes_per_sec()),
+            traffic(format::bytes_per_sec(snapshot.total_bytes_per_sec())),
             Level::Plain,
         ),
         FigureCell::new(
             "cost/month",
-            format::money(monthly_cost(cockpit, snapshot)),
+            traffic(format::money(monthly_cost(cockpit, snapshot))),
             Level::Plain,
         ),
         FigureCell::new(
