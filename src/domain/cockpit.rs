@@ -146,7 +146,7 @@ impl Cockpit {
             Update::Nodes(snapshot) => {
                 self.advance_clock(snapshot.at);
                 self.record(Figure::NodeCount, snapshot.at, snapshot.nodes.len() as f64);
-                self.record(Figure::SpotShare, snapshot.at, spot_share(&snapshot));
+                self.record(Figure::SpotShare, snapshot.at, snapshot.spot_share());
                 self.record(
                     Figure::PendingPods,
                     snapshot.at,
@@ -365,17 +365,4 @@ fn gateway_totals(snapshot: &GatewaySnapshot) -> (f64, f64) {
         }
     }
     (requests, errors)
-}
-
-/// Share of nodes running on spot capacity, 0..=1.
-pub fn spot_share(snapshot: &NodeSnapshot) -> f64 {
-    if snapshot.nodes.is_empty() {
-        return 0.0;
-    }
-    let spot = snapshot
-        .nodes
-        .iter()
-        .filter(|n| n.capacity == Capacity::Spot)
-        .count();
-    spot as f64 / snapshot.nodes.len() as f64
 }

@@ -454,6 +454,21 @@ pub struct NodeSnapshot {
     pub blockers: Vec<Blocker>,
 }
 
+impl NodeSnapshot {
+    /// Share of nodes running on spot capacity, 0..=1 (0 with no nodes).
+    pub fn spot_share(&self) -> f64 {
+        if self.nodes.is_empty() {
+            return 0.0;
+        }
+        let spot = self
+            .nodes
+            .iter()
+            .filter(|n| n.capacity == Capacity::Spot)
+            .count();
+        spot as f64 / self.nodes.len() as f64
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Capacity {

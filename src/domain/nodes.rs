@@ -43,18 +43,9 @@ pub fn summary(nodes: &NodeSnapshot) -> NodeSummary {
     for event in recent.iter().filter(|e| e.kind == ChurnKind::Terminated) {
         *disruption_reasons.entry(event.reason.clone()).or_insert(0) += 1;
     }
-    let spot = nodes
-        .nodes
-        .iter()
-        .filter(|n| n.capacity == Capacity::Spot)
-        .count();
     NodeSummary {
         count: nodes.nodes.len(),
-        spot_share: if nodes.nodes.is_empty() {
-            0.0
-        } else {
-            spot as f64 / nodes.nodes.len() as f64
-        },
+        spot_share: nodes.spot_share(),
         launched_last_hour: count_kind(&recent, ChurnKind::Launched),
         terminated_last_hour: count_kind(&recent, ChurnKind::Terminated),
         disruption_reasons,

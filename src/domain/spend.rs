@@ -250,11 +250,6 @@ pub fn compute(
     let control_plane = prices.control_plane_hourly(region);
     let run_rate = nodes_usd + control_plane;
     let allocated: f64 = by_workload.iter().map(|w| w.usd_per_hour).sum();
-    let spot_nodes = nodes
-        .nodes
-        .iter()
-        .filter(|n| n.capacity == Capacity::Spot)
-        .count();
     SpendView {
         at: nodes.at,
         region: region.to_string(),
@@ -271,11 +266,7 @@ pub fn compute(
             .filter(|n| n.is_unallocated())
             .map(|n| n.usd_per_hour)
             .sum(),
-        spot_share: if nodes.nodes.is_empty() {
-            0.0
-        } else {
-            spot_nodes as f64 / nodes.nodes.len() as f64
-        },
+        spot_share: nodes.spot_share(),
         unit_costs,
         unpriced_nodes: by_node.iter().filter(|n| n.usd_per_hour.is_none()).count(),
         by_node,

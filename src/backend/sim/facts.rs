@@ -59,15 +59,6 @@ fn p95(values: &[f64]) -> f64 {
     sorted.get(rank.saturating_sub(1)).copied().unwrap_or(0.0)
 }
 
-fn spot_share(nodes: &NodeSnapshot) -> f64 {
-    let spot = nodes
-        .nodes
-        .iter()
-        .filter(|n| n.capacity == Capacity::Spot)
-        .count();
-    spot as f64 / nodes.nodes.len().max(1) as f64
-}
-
 fn terminations(nodes: &NodeSnapshot, reason: &str) -> usize {
     nodes
         .churn
@@ -231,7 +222,7 @@ fn baseline_is_healthy() {
             nodes.nodes.len()
         );
         assert!(nodes.pending_pods.is_empty(), "{:?}", nodes.pending_pods);
-        assert!(spot_share(nodes) >= 0.5, "spot share {}", spot_share(nodes));
+        assert!(nodes.spot_share() >= 0.5, "spot share {}", nodes.spot_share());
         let terminated = nodes
             .churn
             .iter()
