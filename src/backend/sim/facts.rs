@@ -222,7 +222,11 @@ fn baseline_is_healthy() {
             nodes.nodes.len()
         );
         assert!(nodes.pending_pods.is_empty(), "{:?}", nodes.pending_pods);
-        assert!(nodes.spot_share() >= 0.5, "spot share {}", nodes.spot_share());
+        assert!(
+            nodes.spot_share() >= 0.5,
+            "spot share {}",
+            nodes.spot_share()
+        );
         let terminated = nodes
             .churn
             .iter()
