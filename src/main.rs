@@ -132,6 +132,15 @@ struct SourceArgs {
     /// KOCKPIT_PROMETHEUS_USERNAME and KOCKPIT_PROMETHEUS_PASSWORD (basic auth).
     #[arg(long, global = true, value_name = "URL")]
     prometheus: Option<String>,
+    /// Live mode: read load balancer metrics (Gateways), Container Insights (usage, when no
+    /// Prometheus is given) and the estimated bill (Spend) from CloudWatch, with the default
+    /// AWS credential chain (environment, SSO and shared profiles, instance roles).
+    #[arg(long, global = true)]
+    cloudwatch: bool,
+    /// The AWS region for CloudWatch and Amazon Managed Prometheus (default: AWS_REGION or
+    /// the profile's region).
+    #[arg(long, global = true, value_name = "REGION")]
+    region: Option<String>,
 }
 
 /// How the cockpit looks and which keys it takes.
@@ -285,6 +294,8 @@ fn source_backend(
                     )),
                     None => None,
                 },
+                region: source.region.clone(),
+                cloudwatch: source.cloudwatch,
             },
         )));
     }

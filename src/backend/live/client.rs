@@ -33,6 +33,11 @@ pub struct LiveOptions {
     pub namespace: Option<String>,
     /// Where metric figures come from; the panes show Kubernetes facts only without it.
     pub prometheus: Option<super::prometheus::PrometheusOptions>,
+    /// The AWS region for CloudWatch and Amazon Managed Prometheus signing; the default
+    /// credential chain's region (AWS_REGION, the profile) when `None`.
+    pub region: Option<String>,
+    /// Read load balancer, Container Insights and billing figures from CloudWatch.
+    pub cloudwatch: bool,
 }
 
 pub struct Connection {
