@@ -347,3 +347,69 @@ mod tests {
         );
     }
 }
+
+/// Whether the fields `operation` writes still hold what it wrote on `current`: applying it
+/// again (without its preconditions) would change nothing. An undo whose resourceVersion went
+/// stale only because a controller updated the object's status can then be sent again on
+/// the current version without overwriting anyone's change to those fields.
+pub fn still_applied(current: &Value, operation: &Operation) -> bool {
+    let forward = match operation {
+        Operation::Patch { patch_type, body } => {
+            let body = match (patch_type, body) {
+                (PatchType::Json, Value::Array(ops)) => Value::Array(
+                    ops.iter()
+                        .filter(|op| op.get("op").and_then(Value::as_str) != Some("test"))
+                        .cloned()
+                        .collect(),
+                ),
+                (_, Value::Object(map)) => {
+                    let mut map = map.clone();
+                    if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
+                        metadata.remove("resourceVersion");
+                    }
+                    Value::Object(map)
+                }
+                (_, other) => other.clone(),
+            };
+            Operation::Patch {
+                patch_type: *patch_type,
+                body,
+            }
+        }
+        // A created object is still "applied" while it exists; a delete while it does not.
+        Operation::Create { .. } => return !current.is_null(),
+        Operation::Delete => return current.is_null(),
+    };
+    apply_to(current, &forward).is_ok_and(|after| after == *current)
+}
+
+#[cfg(test)]
+mod still_applied_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_patch_whose_fields_still_hold_is_still_applied() {
+        let operation = Operation::Patch {
+            patch_type: PatchType::Merge,
+            body: json!({"metadata": {"resourceVersion": "7"}, "spec": {"replicas": 4}}),
+        };
+        let current = json!({"metadata": {"resourceVersion": "9"}, "spec": {"replicas": 4}, "status": {"ready": 3}});
+        assert!(still_applied(&current, &operation));
+        let changed = json!({"metadata": {"resourceVersion": "9"}, "spec": {"replicas": 6}});
+        assert!(!still_applied(&changed, &operation));
+    }
+
+    #[test]
+    fn json_patch_tests_are_ignored_but_values_are_not() {
+        let operation = Operation::Patch {
+            patch_type: PatchType::Json,
+            body: json!([
+                {"op": "test", "path": "/data/x", "value": "old"},
+                {"op": "replace", "path": "/data/x", "value": "new"}
+            ]),
+        };
+        assert!(still_applied(&json!({"data": {"x": "new"}}), &operation));
+        assert!(!still_applied(&json!({"data": {"x": "other"}}), &operation));
+    }
+}

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod export;
 pub mod ownership;
 pub mod plan;
+pub mod session;
 pub mod verify;
 
 mod dns;
@@ -180,4 +181,17 @@ fn finish(
         refusal: draft.refusal,
         verify: draft.verify,
     })
+}
+
+/// The object a finding's fix is planned on, as an API target (read with a GET before
+/// planning). For the fixes that create an object, it is the route or workload the new
+/// object is for.
+pub fn finding_target(finding: &Finding) -> Target {
+    let object = &finding.object;
+    object::target_for(
+        &Value::Null,
+        &object.kind,
+        object.namespace.as_deref(),
+        &object.name,
+    )
 }

@@ -1,0 +1,117 @@
+//! Real servers the tests start (Prometheus and other programs from Debian packages): found
+//! on PATH or the test fails naming the package to install, bound to loopback ports the
+//! test picks, and killed when the test ends however it ends.
+
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A child process killed (and reaped) when dropped.
+pub struct Server {
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The program's path, or a failure that says which package to install.
+pub fn require(program: &str, package: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "`{program}` is not installed: apt-get install -y --no-install-recommends {package} (scripts/test does this)"
+        )
+    })
+}
+
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Starts `program ARGS` with its output in `log`.
+pub fn spawn(name: &'static str, program: &Path, args: &[&str], log: &Path) -> Server {
+    let out = std::fs::File::create(log).expect("log file");
+    let err = out.try_clone().expect("log file");
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    Server { child }
+}
+
+/// A fresh scratch directory for one test.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "kockpit-{tag}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A real Prometheus scraping every second with `scrape_config` (YAML list items), its data
+/// in `dir`. Returns the server, its base URL and its log.
+pub fn start_prometheus(dir: &Path, scrape_config: &str) -> (Server, String, PathBuf) {
+    let prometheus = require("prometheus", "prometheus");
+    let port = free_port();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n{scrape_config}"),
+    )
+    .expect("prometheus config");
+    let data = dir.join("data");
+    let log = dir.join("prometheus.log");
+    let server = spawn(
+        "prometheus",
+        &prometheus,
+        &[
+            &format!("--config.file={}", config.display()),
+            &format!("--storage.tsdb.path={}", data.display()),
+            &format!("--web.listen-address=127.0.0.1:{port}"),
+            "--storage.tsdb.retention.time=30d",
+            "--log.level=warn",
+        ],
+        &log,
+    );
+    (server, format!("http://127.0.0.1:{port}"), log)
+}
+
+/// Debian's `kubernetes-client` (or the Google Cloud SDK's `kubectl`) installs it here.
+pub const KUBECTL: &str = "/usr/bin/kubectl";
+
+/// Runs kubectl against `kubeconfig` and returns its output; fails the test if it fails.
+pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
+    assert!(
+        Path::new(KUBECTL).exists(),
+        "{KUBECTL} is missing: apt-get install -y kubernetes-client (scripts/test does this), or install the official binary from dl.k8s.io"
+    );
+    let output = Command::new(KUBECTL)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("kubectl: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "kubectl {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
