@@ -45,6 +45,11 @@ enum Command {
         /// The recording, e.g. r.kock.
         file: std::path::PathBuf,
     },
+    /// Fixes without the TUI: list them, print a plan or patch, apply one.
+    Fix {
+        #[command(subcommand)]
+        command: FixCommand,
+    },
     /// The simulator's own tools.
     Sim {
         #[command(subcommand)]
@@ -94,6 +99,37 @@ struct ServeArgs {
     faults: Vec<kockpit::backend::sim::serve::Fault>,
 }
 
+#[derive(Debug, Subcommand)]
+enum FixCommand {
+    /// The current findings that offer a fix, with their fix ids.
+    List,
+    /// Print the plan of a fix: the object, diff, risk, dry run; or a patch file or command.
+    Show {
+        /// A fix id from `kockpit fix list`.
+        id: String,
+        #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+        format: ShowFormat,
+    },
+    /// Apply a fix (needs --allow-writes): plan, dry run, confirm, apply with its
+    /// precondition, and append the audit line.
+    Apply {
+        id: String,
+        /// Only ask the server for a dry run; nothing is written.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ShowFormat {
+    Text,
+    Patch,
+    Kubectl,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
     Json,
@@ -115,6 +151,10 @@ struct SourceArgs {
     /// Simulator speed in virtual seconds per real second (replay: recorded seconds per second).
     #[arg(long, global = true, default_value_t = 1.0, value_name = "X")]
     speed: f64,
+    /// Let fixes be applied to the cluster (after preview, dry run and confirmation). Without
+    /// it kockpit only reads: fixes can be previewed and exported, never applied.
+    #[arg(long, global = true)]
+    allow_writes: bool,
     /// Record everything the source delivers to FILE, for `kockpit replay FILE`.
     #[arg(long, global = true, value_name = "FILE")]
     record: Option<std::path::PathBuf>,
@@ -132,6 +172,22 @@ struct SourceArgs {
     /// KOCKPIT_PROMETHEUS_USERNAME and KOCKPIT_PROMETHEUS_PASSWORD (basic auth).
     #[arg(long, global = true, value_name = "URL")]
     prometheus: Option<String>,
+    /// Live mode: sign Prometheus queries with SigV4 (Amazon Managed Service for Prometheus,
+    /// service `aps`) using the default AWS credential chain. The region is --region, else the
+    /// workspace URL's, else the AWS configuration's.
+    #[arg(long, global = true, requires = "prometheus")]
+    prometheus_sigv4: bool,
+    /// Live mode: the rate window of the "now" Prometheus queries (e.g. 1m on a Prometheus
+    /// that scrapes every 15 s, to see a change sooner). Sparklines and 7-day figures keep
+    /// their own windows.
+    #[arg(
+        long,
+        global = true,
+        default_value = "5m",
+        value_name = "DURATION",
+        requires = "prometheus"
+    )]
+    prometheus_window: String,
     /// Live mode: read load balancer metrics (Gateways), Container Insights (usage, when no
     /// Prometheus is given) and the estimated bill (Spend) from CloudWatch, with the default
     /// AWS credential chain (environment, SSO and shared profiles, instance roles).
@@ -141,6 +197,11 @@ struct SourceArgs {
     /// the profile's region).
     #[arg(long, global = true, value_name = "REGION")]
     region: Option<String>,
+    /// Fetch current on-demand (AWS Price List API) and spot (EC2) prices for the cluster's
+    /// region before starting, and cache them; later runs use the cache while it is fresh
+    /// (`[prices] cache_max_age`, default 7d).
+    #[arg(long, global = true)]
+    refresh_prices: bool,
 }
 
 /// How the cockpit looks and which keys it takes.
@@ -172,7 +233,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let _log = config::state_dir().and_then(|dir| logging::init(&dir));
-    let settings = config::load(&Request {
+    let mut settings = config::load(&Request {
         theme: cli.look.theme.clone(),
         keymap: cli.look.keymap.clone(),
         config_file: cli.look.config.clone(),
@@ -183,6 +244,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             "--speed must be a positive number, got {}",
             cli.source.speed
         );
+    }
+    if matches!(
+        cli.command,
+        None | Some(Command::Snapshot { .. } | Command::Replay { .. } | Command::Fix { .. })
+    ) {
+        let interactive = matches!(cli.command, None | Some(Command::Replay { .. }));
+        load_prices(&cli.source, &mut settings, interactive)?;
     }
 
     match cli.command {
@@ -227,6 +295,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = RunOptions {
                 record: recorder(&cli.source)?,
                 replay: true,
+                ..RunOptions::default()
             };
             let runtime = tokio_runtime()?;
             runtime.block_on(runner::run_with(
@@ -236,6 +305,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 options,
             ))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Fix { command }) => {
+            for notice in &settings.notices {
+                eprintln!("kockpit: {notice}");
+            }
+            // Plans are made on one instant: the simulator's clock stays still.
+            let backend = source_backend(&cli.source, 0.0, Duration::ZERO)?;
+            let runtime = tokio_runtime()?;
+            runtime.block_on(fix_command(
+                command,
+                backend,
+                settings.analysis,
+                cli.source.allow_writes || settings.allow_writes,
+            ))
         }
         Some(Command::Sim {
             command: SimCommand::Serve(args),
@@ -257,6 +340,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = RunOptions {
                 record: recorder(&cli.source)?,
                 replay: false,
+                allow_writes: cli.source.allow_writes || settings.allow_writes,
+                audit_log: None,
             };
             let runtime = tokio_runtime()?;
             runtime.block_on(runner::run_with(
@@ -270,6 +355,59 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+async fn fix_command(
+    command: FixCommand,
+    backend: Box<dyn Backend>,
+    analysis: kockpit::domain::cockpit::AnalysisConfig,
+    allow_writes: bool,
+) -> anyhow::Result<ExitCode> {
+    use kockpit::app::fix_cli::{self, ApplyOptions, FixCliError};
+    let session = snapshot::open(backend, analysis, fix_cli::SYNC_DEADLINE).await;
+    if !session.complete {
+        eprintln!(
+            "kockpit: the source did not deliver its full state in time; findings may be missing"
+        );
+    }
+    let result: Result<(), FixCliError> = match command {
+        FixCommand::List => {
+            print!("{}", fix_cli::list(&session.cockpit));
+            Ok(())
+        }
+        FixCommand::Show { id, format } => {
+            fix_cli::prepare(&session, &id, false)
+                .await
+                .map(|prepared| {
+                    let format = match format {
+                        ShowFormat::Text => fix_cli::ShowFormat::Text,
+                        ShowFormat::Patch => fix_cli::ShowFormat::Patch,
+                        ShowFormat::Kubectl => fix_cli::ShowFormat::Kubectl,
+                    };
+                    print!("{}", fix_cli::show(&prepared, format));
+                })
+        }
+        FixCommand::Apply { id, dry_run, yes } => {
+            let options = ApplyOptions {
+                dry_run,
+                yes,
+                writes_allowed: allow_writes,
+                audit_log: kockpit::app::audit::default_path(),
+            };
+            let stdin = std::io::stdin();
+            let mut input = stdin.lock();
+            let mut output = std::io::stdout();
+            fix_cli::apply(&session, &id, &options, &mut input, &mut output).await
+        }
+    };
+    session.handle.shutdown();
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(error) => {
+            eprintln!("kockpit: {error}");
+            Ok(ExitCode::from(error.exit_code()))
+        }
+    }
+}
+
 /// Live when a kubeconfig or context is named (or KUBECONFIG is set) and --demo is not given;
 /// the simulator otherwise.
 fn source_backend(
@@ -277,21 +415,23 @@ fn source_backend(
     speed: f64,
     start_offset: Duration,
 ) -> anyhow::Result<Box<dyn Backend>> {
-    let kubeconfig_env = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
-    let live = source.kubeconfig.is_some() || source.context.is_some() || kubeconfig_env;
-    if live && !source.demo {
+    if is_live(source) {
         return Ok(Box::new(kockpit::backend::live::LiveBackend::new(
             kockpit::backend::live::LiveOptions {
                 kubeconfig: source.kubeconfig.clone(),
                 context: source.context.clone(),
                 namespace: source.namespace.clone(),
                 prometheus: match &source.prometheus {
-                    Some(url) => Some(kockpit::backend::live::prometheus::PrometheusOptions::new(
-                        url,
-                        kockpit::backend::live::prometheus::Auth::from_env(|name| {
-                            std::env::var(name).ok()
-                        })?,
-                    )),
+                    Some(url) => {
+                        let mut options =
+                            kockpit::backend::live::prometheus::PrometheusOptions::new(
+                                url,
+                                prometheus_auth(source)?,
+                            );
+                        options.schedule.rate_window =
+                            prometheus_window(&source.prometheus_window)?;
+                        Some(options)
+                    }
                     None => None,
                 },
                 region: source.region.clone(),
@@ -300,6 +440,88 @@ fn source_backend(
         )));
     }
     simulator(source, speed, start_offset)
+}
+
+/// A PromQL duration from `--prometheus-window`, checked here so a typo fails at start.
+fn prometheus_window(text: &str) -> anyhow::Result<String> {
+    let window = parse_duration(text).context("--prometheus-window")?;
+    anyhow::ensure!(
+        window >= Duration::from_secs(2),
+        "--prometheus-window must be at least 2s (two scrapes), got {text}"
+    );
+    Ok(format!("{}s", window.as_secs()))
+}
+
+fn is_live(source: &SourceArgs) -> bool {
+    let kubeconfig_env = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
+    let live = source.kubeconfig.is_some() || source.context.is_some() || kubeconfig_env;
+    live && !source.demo
+}
+
+/// Prometheus credentials: SigV4 with `--prometheus-sigv4`, else a token or password from
+/// the environment.
+fn prometheus_auth(
+    source: &SourceArgs,
+) -> anyhow::Result<kockpit::backend::live::prometheus::Auth> {
+    use kockpit::backend::live::prometheus::Auth;
+    let env = |name: &str| std::env::var(name).ok();
+    Ok(if source.prometheus_sigv4 {
+        Auth::sigv4(source.region.clone(), env)?
+    } else {
+        Auth::from_env(env)?
+    })
+}
+
+/// Prices for this run: the built-in table (with the configured discounts) under cached
+/// regions within their age limit, under the cluster's region refreshed now with
+/// `--refresh-prices`. Problems become notices (and, before the cockpit starts, lines on
+/// stderr); kockpit carries on with what it has.
+fn load_prices(
+    source: &SourceArgs,
+    settings: &mut config::Settings,
+    interactive: bool,
+) -> anyhow::Result<()> {
+    use kockpit::backend::pricing::{self, PriceRequest, RefreshTarget};
+    let runtime = tokio_runtime()?;
+    let refresh = source.refresh_prices.then(|| {
+        let (region, instance_types) = if is_live(source) {
+            let facts = runtime.block_on(pricing::cluster_facts(
+                &kockpit::backend::live::LiveOptions {
+                    kubeconfig: source.kubeconfig.clone(),
+                    context: source.context.clone(),
+                    ..Default::default()
+                },
+            ));
+            (source.region.clone().or(facts.region), facts.instance_types)
+        } else {
+            let scenario = scenarios::load(&source.scenario).ok().map(|s| s.region);
+            (source.region.clone().or(scenario), Default::default())
+        };
+        RefreshTarget {
+            region,
+            instance_types,
+            credentials: None,
+        }
+    });
+    let prepared = runtime.block_on(pricing::prepare(
+        PriceRequest {
+            table: settings.analysis.prices.clone(),
+            cache_dir: config::cache_dir(),
+            max_age: settings.prices.cache_max_age,
+            refresh,
+        },
+        chrono::Utc::now(),
+        |name| std::env::var(name).ok(),
+        &mut |line| eprintln!("kockpit: {line}"),
+    ));
+    settings.analysis.prices = prepared.table;
+    for notice in prepared.notices {
+        if interactive {
+            eprintln!("kockpit: {notice}");
+        }
+        settings.notices.push(notice);
+    }
+    Ok(())
 }
 
 fn simulator(

@@ -7,9 +7,9 @@
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -22,62 +22,11 @@ use kockpit::domain::model::{DnsSnapshot, Pane, SourceState};
 use kockpit::domain::promql::{self, QueryId, Sample};
 use serde_json::Value;
 
+mod support;
+
+use support::servers::{free_port, require, spawn, start_prometheus, temp_dir};
+
 const DEADLINE: Duration = Duration::from_secs(90);
-
-/// A child process killed (and reaped) when the test ends, however it ends.
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn require(program: &str, package: &str) -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| {
-        panic!(
-            "`{program}` is not installed: apt-get install -y --no-install-recommends {package} (scripts/test does this)"
-        )
-    })
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-fn spawn(name: &'static str, program: &Path, args: &[&str], log: &Path) -> Server {
-    let out = std::fs::File::create(log).expect("log file");
-    let err = out.try_clone().expect("log file");
-    let child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-    Server { child }
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "kockpit-prom-{tag}-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 /// Polls `check` until it gives a value, or fails naming `what` (and the server logs).
 async fn until<T>(what: &str, logs: &[&Path], mut check: impl AsyncFnMut() -> Option<T>) -> T {
@@ -125,32 +74,6 @@ async fn query_value(prom: &str, promql: &str) -> Option<f64> {
         .first()
         .map(|s| s.value)
         .filter(|v| v.is_finite())
-}
-
-fn start_prometheus(dir: &Path, scrape_config: &str) -> (Server, String, PathBuf) {
-    let prometheus = require("prometheus", "prometheus");
-    let port = free_port();
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n{scrape_config}"),
-    )
-    .expect("prometheus config");
-    let data = dir.join("data");
-    let log = dir.join("prometheus.log");
-    let server = spawn(
-        "prometheus",
-        &prometheus,
-        &[
-            &format!("--config.file={}", config.display()),
-            &format!("--storage.tsdb.path={}", data.display()),
-            &format!("--web.listen-address=127.0.0.1:{port}"),
-            "--storage.tsdb.retention.time=30d",
-            "--log.level=warn",
-        ],
-        &log,
-    );
-    (server, format!("http://127.0.0.1:{port}"), log)
 }
 
 fn backfill(dir: &Path, name: &str, text: &str) {

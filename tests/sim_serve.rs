@@ -8,14 +8,16 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+mod support;
+
 use kockpit::backend::sim::scenarios;
 use kockpit::backend::sim::serve::{Fault, ServeOptions, Server};
 use serde_json::{Value, json};
+use support::servers::{KUBECTL, kubectl};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 const DEADLINE: Duration = Duration::from_secs(20);
-const KUBECTL: &str = "/usr/bin/kubectl";
 
 async fn serve(configure: impl FnOnce(&mut ServeOptions)) -> Server {
     let scenario = scenarios::load("baseline").unwrap_or_else(|e| panic!("{e}"));
@@ -698,26 +700,6 @@ async fn manifests_and_scale() {
     assert!(count >= 800, "only {count} pods");
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> String {
-    assert!(
-        std::path::Path::new(KUBECTL).exists(),
-        "{KUBECTL} is missing: install kubectl (Debian: the `kubectl` package from the Google Cloud SDK repository, or the official binary from dl.k8s.io) to run this test"
-    );
-    let output = Command::new(KUBECTL)
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("kubectl: {e}"));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "kubectl {args:?} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,16 +1,21 @@
-//! Loading what the user configures: the theme, the key map and the thresholds, from the
-//! command line, the configuration file and the user's files in the XDG config directory.
+//! Loading what the user configures: the theme, the key map, the thresholds and the price
+//! discounts, from the command line, the configuration file and the user's files in the XDG
+//! config directory.
 //! A bad file never stops kockpit: it is reported (file, line, problem) and the built-in
 //! default is used instead.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use super::keymap::{BUILTIN_KEYMAPS, Keymap};
+use crate::backend::pricing::DEFAULT_CACHE_MAX_AGE;
 use crate::domain::FileError;
 use crate::domain::cockpit::AnalysisConfig;
-use crate::domain::prices::PriceTable;
+use crate::domain::prices::{Discounts, FamilyDiscount, PriceTable, check_discount};
 use crate::domain::thresholds::Thresholds;
 use crate::ui::theme::{BUILTIN_THEMES, Theme};
 
@@ -32,8 +37,39 @@ pub struct Settings {
     pub theme: Theme,
     pub keymap: Keymap,
     pub analysis: AnalysisConfig,
+    /// The `[prices]` section (its discounts are already in `analysis.prices`).
+    pub prices: PriceSettings,
+    /// `allow_writes = true`: fixes may be applied, as with `--allow-writes`.
+    pub allow_writes: bool,
     /// One line per problem found, for the user to read in the cockpit.
     pub notices: Vec<String>,
+}
+
+/// The `[prices]` section of the configuration file:
+///
+/// ```toml
+/// [prices]
+/// on_demand_discount = 0.28   # Savings Plans / EDP, off on-demand list prices
+/// spot_discount = 0.0
+/// cache_max_age = "7d"        # how long prices from --refresh-prices are used
+///
+/// [prices.families]            # per instance family, replacing the rates above
+/// m7g = { on_demand_discount = 0.40 }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceSettings {
+    pub discounts: Discounts,
+    /// Prices cached by `--refresh-prices` are used while younger than this.
+    pub cache_max_age: Duration,
+}
+
+impl Default for PriceSettings {
+    fn default() -> Self {
+        PriceSettings {
+            discounts: Discounts::default(),
+            cache_max_age: DEFAULT_CACHE_MAX_AGE,
+        }
+    }
 }
 
 /// The configuration file: everything optional.
@@ -43,7 +79,75 @@ struct ConfigFile {
     theme: Option<String>,
     keymap: Option<String>,
     #[serde(default)]
+    allow_writes: bool,
+    #[serde(default)]
     thresholds: Thresholds,
+    #[serde(default)]
+    prices: RawPrices,
+    /// `prices`, checked (see `load_config_file`).
+    #[serde(skip)]
+    price_settings: PriceSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrices {
+    on_demand_discount: Option<Spanned<f64>>,
+    spot_discount: Option<Spanned<f64>>,
+    cache_max_age: Option<Spanned<String>>,
+    #[serde(default)]
+    families: BTreeMap<String, RawFamilyDiscount>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFamilyDiscount {
+    on_demand_discount: Option<Spanned<f64>>,
+    spot_discount: Option<Spanned<f64>>,
+}
+
+/// Checks the `[prices]` values; a problem names the file, line and column.
+fn price_settings(raw: &RawPrices, origin: &str, text: &str) -> Result<PriceSettings, FileError> {
+    let discount = |value: &Option<Spanned<f64>>, what: &str| -> Result<Option<f64>, FileError> {
+        value
+            .as_ref()
+            .map(|v| {
+                check_discount(*v.get_ref()).map_err(|problem| {
+                    FileError::at_offset(origin, text, v.span().start, format!("{what}: {problem}"))
+                })
+            })
+            .transpose()
+    };
+    let mut discounts = Discounts {
+        on_demand: discount(&raw.on_demand_discount, "on_demand_discount")?.unwrap_or(0.0),
+        spot: discount(&raw.spot_discount, "spot_discount")?.unwrap_or(0.0),
+        families: BTreeMap::new(),
+    };
+    for (family, rates) in &raw.families {
+        let family_discount = FamilyDiscount {
+            on_demand: discount(
+                &rates.on_demand_discount,
+                &format!("{family} on_demand_discount"),
+            )?,
+            spot: discount(&rates.spot_discount, &format!("{family} spot_discount"))?,
+        };
+        discounts.families.insert(family.clone(), family_discount);
+    }
+    let cache_max_age = match &raw.cache_max_age {
+        None => DEFAULT_CACHE_MAX_AGE,
+        Some(value) => crate::domain::time::parse_duration(value.get_ref()).map_err(|e| {
+            FileError::at_offset(
+                origin,
+                text,
+                value.span().start,
+                format!("cache_max_age: {e}"),
+            )
+        })?,
+    };
+    Ok(PriceSettings {
+        discounts,
+        cache_max_age,
+    })
 }
 
 /// The directory user files are read from: `$KOCKPIT_CONFIG_DIR`, else the XDG config
@@ -67,6 +171,15 @@ pub fn state_dir() -> Option<PathBuf> {
             .unwrap_or_else(|| dirs.data_local_dir())
             .to_path_buf(),
     )
+}
+
+/// The directory refreshed prices are cached in: `$KOCKPIT_CACHE_DIR`, else the XDG cache
+/// directory (`~/.cache/kockpit`).
+pub fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("KOCKPIT_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("", "", "kockpit").map(|dirs| dirs.cache_dir().to_path_buf())
 }
 
 /// `NO_COLOR` counts when it is set to anything but the empty string (no-color.org).
@@ -117,8 +230,10 @@ pub fn load(request: &Request) -> Settings {
         keymap,
         analysis: AnalysisConfig {
             thresholds: config.thresholds,
-            prices: PriceTable::builtin(),
+            prices: PriceTable::builtin().with_discounts(config.price_settings.discounts.clone()),
         },
+        prices: config.price_settings,
+        allow_writes: config.allow_writes,
         notices,
     }
 }
@@ -137,8 +252,18 @@ fn load_config_file(path: &Path, named_by_user: bool, notices: &mut Vec<String>)
         }
     };
     let origin = path.display().to_string();
-    match toml::from_str(&text) {
-        Ok(config) => config,
+    match toml::from_str::<ConfigFile>(&text) {
+        Ok(mut config) => {
+            // A bad price setting drops the discounts only, not the whole file.
+            config.price_settings = match price_settings(&config.prices, &origin, &text) {
+                Ok(settings) => settings,
+                Err(error) => {
+                    notices.push(format!("{error}; prices without discounts"));
+                    PriceSettings::default()
+                }
+            };
+            config
+        }
         Err(error) => {
             let error = FileError::from_toml(&origin, &text, &error);
             notices.push(format!("{error}; using defaults"));
@@ -288,5 +413,60 @@ mod tests {
         let mut quiet = Vec::new();
         load_config_file(Path::new("/nonexistent/kockpit.toml"), false, &mut quiet);
         assert!(quiet.is_empty());
+    }
+
+    #[test]
+    fn price_discounts_are_read_and_checked() {
+        let dir = temp_dir("prices");
+        let path = dir.join("config.toml");
+        std::fs::write(
+            &path,
+            "[prices]\non_demand_discount = 0.28\nspot_discount = 0\ncache_max_age = \"2d\"\n\n[prices.families]\nm7g = { on_demand_discount = 0.4 }\n",
+        )
+        .expect("write");
+        let mut notices = Vec::new();
+        let config = load_config_file(&path, true, &mut notices);
+        assert!(notices.is_empty(), "{notices:?}");
+        let settings = config.price_settings;
+        assert_eq!(settings.discounts.on_demand, 0.28);
+        assert_eq!(settings.discounts.spot, 0.0);
+        assert_eq!(settings.discounts.families["m7g"].on_demand, Some(0.4));
+        assert_eq!(settings.discounts.families["m7g"].spot, None);
+        assert_eq!(settings.cache_max_age, Duration::from_secs(2 * 86_400));
+
+        std::fs::write(
+            &path,
+            "theme = \"light\"\n[prices]\nspot_discount = 0.1\n[prices.families]\nc7i = { on_demand_discount = 35 }\n",
+        )
+        .expect("write");
+        let mut notices = Vec::new();
+        let config = load_config_file(&path, true, &mut notices);
+        // The rest of the file still counts.
+        assert_eq!(config.theme.as_deref(), Some("light"));
+        assert_eq!(config.price_settings, PriceSettings::default());
+        assert_eq!(notices.len(), 1);
+        assert!(
+            notices[0].contains("config.toml: line 5, column"),
+            "{}",
+            notices[0]
+        );
+        assert!(
+            notices[0].contains("c7i on_demand_discount"),
+            "{}",
+            notices[0]
+        );
+        assert!(notices[0].contains("write 0.35 for 35%"), "{}", notices[0]);
+
+        std::fs::write(&path, "[prices]\ncache_max_age = \"soon\"\n").expect("write");
+        let mut notices = Vec::new();
+        load_config_file(&path, true, &mut notices);
+        assert!(notices[0].contains("line 2"), "{}", notices[0]);
+        assert!(notices[0].contains("cache_max_age"), "{}", notices[0]);
+
+        std::fs::write(&path, "[prices]\nsavings_plan = 0.2\n").expect("write");
+        let mut notices = Vec::new();
+        load_config_file(&path, true, &mut notices);
+        assert!(notices[0].contains("line 2"), "{}", notices[0]);
+        assert!(notices[0].contains("savings_plan"), "{}", notices[0]);
     }
 }

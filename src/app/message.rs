@@ -4,9 +4,13 @@
 use crossterm::event::KeyEvent;
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditEntry;
 use super::export::ExportRequest;
+use super::fixes::{FixJob, FixOutcome};
 use crate::backend::Command;
 use crate::domain::Update;
+use crate::domain::fix::FixPlan;
+use crate::domain::timeline::FixAction;
 
 /// Something that happened, fed to `update`.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +23,8 @@ pub enum Message {
     Action(Action),
     /// Something for the footer from the runner (e.g. where a snapshot was written).
     Notice(String),
+    /// A fix job ended.
+    Fix(FixOutcome),
 }
 
 /// What the user asked for. Key maps bind keys to these by their snake_case names.
@@ -62,6 +68,16 @@ pub enum Action {
     TimeNow,
     /// Write the view at the cursor as Markdown and JSON, and copy the summary.
     ExportSnapshot,
+    /// Preview the selected finding's fix (plan, diff, dry run).
+    Fix,
+    /// In the fix window: apply (low risk), start typing the name, or confirm an undo.
+    Confirm,
+    /// In the fix window: write the plan as a patch file and a kubectl command.
+    ExportFix,
+    /// Undo the newest fix applied in this session (asks first).
+    UndoFix,
+    /// The fixes applied in this session and their verdicts.
+    ShowFixes,
     /// Explicitly unbinds a key in a user key map.
     None,
 }
@@ -101,6 +117,11 @@ impl Action {
         "freeze",
         "time_now",
         "export_snapshot",
+        "fix",
+        "confirm",
+        "export_fix",
+        "undo_fix",
+        "show_fixes",
         "none",
     ];
 }
@@ -113,4 +134,12 @@ pub enum Effect {
     Backend(Command),
     /// Write a snapshot's files and copy its summary to the clipboard.
     Export(Box<ExportRequest>),
+    /// Run a fix job against the cluster; its outcome comes back as `Message::Fix`.
+    Fix(FixJob),
+    /// Append a line to the audit log.
+    Audit(Box<AuditEntry>),
+    /// Write a plan as a patch file and a kubectl command.
+    ExportFix(Box<FixPlan>),
+    /// Record a fix step in the session recording, if one is being made.
+    RecordFix(Box<FixAction>),
 }

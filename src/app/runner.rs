@@ -14,23 +14,26 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::audit;
 use super::config::Settings;
 use super::export::{self, ExportRequest};
+use super::fixes::{self, FixOutcome};
 use super::message::{Effect, Message};
 use super::record::Recorder;
 use super::state::State;
 use super::timeline;
 use super::update::{footer_hints, update};
 use crate::backend::{Backend, BackendHandle};
+use crate::domain::fix::{FixPlan, export as fix_export};
 use crate::ui::terminal::{self, RestoreOnDrop, Tui};
 use crate::ui::{self, RenderInput};
 
 /// Frames are coalesced: a burst of updates costs one frame, not one frame each.
-const MAX_FRAMES_PER_SECOND: u32 = 20;
+pub const MAX_FRAMES_PER_SECOND: u32 = 20;
 /// Updates queued between backend and app before the backend has to wait.
 pub const UPDATE_QUEUE: usize = 4096;
 /// Updates applied per wake-up before a frame gets a chance to be drawn.
-const MAX_UPDATES_PER_BATCH: usize = 20_000;
+pub const MAX_UPDATES_PER_BATCH: usize = 20_000;
 
 /// How a session runs besides its backend.
 #[derive(Default)]
@@ -39,6 +42,10 @@ pub struct RunOptions {
     pub record: Option<Recorder>,
     /// Replaying a recording: fixes are refused.
     pub replay: bool,
+    /// `--allow-writes`: fixes may be applied, not only previewed and exported.
+    pub allow_writes: bool,
+    /// Where audit lines go; the XDG state directory's `audit.jsonl` when `None`.
+    pub audit_log: Option<std::path::PathBuf>,
 }
 
 pub async fn run(settings: Settings, backend: Box<dyn Backend>, speed: f64) -> anyhow::Result<()> {
@@ -53,6 +60,8 @@ pub async fn run_with(
 ) -> anyhow::Result<()> {
     let mut state = State::new(settings.analysis, settings.keymap, speed);
     state.replay = options.replay;
+    state.allow_writes = options.allow_writes;
+    let audit_log = options.audit_log.clone().or_else(audit::default_path);
     for notice in settings.notices {
         tracing::warn!("{notice}");
         state.notify(notice);
@@ -62,6 +71,9 @@ pub async fn run_with(
 
     let (sender, updates) = mpsc::channel(UPDATE_QUEUE);
     let backend = backend.start(sender);
+    if let Some(writer) = &backend.writer {
+        state.identity = writer.identity.clone();
+    }
     let (mut updates, recording) = match options.record {
         Some(recorder) => {
             let (updates, recording) = recorder.tee(updates);
@@ -72,13 +84,21 @@ pub async fn run_with(
 
     let mut tui = terminal::enter().context("cannot set up the terminal")?;
     let _restore = RestoreOnDrop;
+    let (fix_sender, fix_outcomes) = mpsc::unbounded_channel();
+    let mut effects = EffectRunner {
+        backend: &backend,
+        recording: recording.as_ref(),
+        audit_log,
+        fix_sender,
+    };
     let result = event_loop(
         &mut tui,
         &mut state,
         &theme,
         &key_hints,
         &mut updates,
-        &backend,
+        fix_outcomes,
+        &mut effects,
     )
     .await;
     backend.shutdown();
@@ -107,7 +127,8 @@ async fn event_loop(
     theme: &ui::theme::Theme,
     key_hints: &[ui::KeyHint],
     updates: &mut mpsc::Receiver<crate::domain::Update>,
-    backend: &BackendHandle,
+    mut fix_outcomes: mpsc::UnboundedReceiver<FixOutcome>,
+    runner: &mut EffectRunner<'_>,
 ) -> anyhow::Result<()> {
     let frame_interval = Duration::from_secs(1) / MAX_FRAMES_PER_SECOND;
     let mut events = EventStream::new();
@@ -158,24 +179,122 @@ async fn event_loop(
                     Vec::new()
                 }
             },
+            Some(outcome) = fix_outcomes.recv() => update(state, Message::Fix(outcome)),
             _ = tokio::time::sleep_until(next_frame.unwrap_or_else(Instant::now)), if next_frame.is_some() => Vec::new(),
             _ = terminate.recv() => return Ok(()),
             _ = hangup.recv() => return Ok(()),
         };
 
-        for effect in effects {
-            match effect {
-                Effect::Quit => return Ok(()),
-                Effect::Backend(command) => {
-                    // A backend that already ended has nothing to pause or speed up.
-                    let _ = backend.commands.send(command);
-                }
-                Effect::Export(request) => {
-                    let notice = export_snapshot(tui, &request);
-                    update(state, Message::Notice(notice));
+        // Effects may produce more (a notice that comes back as a message).
+        let mut pending = effects;
+        while !pending.is_empty() {
+            let mut next = Vec::new();
+            for effect in pending {
+                match runner.run(tui, effect) {
+                    Step::Quit => return Ok(()),
+                    Step::Message(message) => next.extend(update(state, *message)),
+                    Step::Done => {}
                 }
             }
+            pending = next;
         }
+    }
+}
+
+/// What the loop does after an effect ran.
+enum Step {
+    Done,
+    Quit,
+    Message(Box<Message>),
+}
+
+impl Step {
+    fn notice(text: impl Into<String>) -> Step {
+        Step::Message(Box::new(Message::Notice(text.into())))
+    }
+}
+
+/// Carries out effects: backend commands, exports, fix jobs, audit lines, recordings.
+struct EffectRunner<'a> {
+    backend: &'a BackendHandle,
+    recording: Option<&'a crate::app::record::Recording>,
+    audit_log: Option<std::path::PathBuf>,
+    fix_sender: mpsc::UnboundedSender<FixOutcome>,
+}
+
+impl EffectRunner<'_> {
+    fn run(&mut self, tui: &mut Tui, effect: Effect) -> Step {
+        match effect {
+            Effect::Quit => Step::Quit,
+            Effect::Backend(command) => {
+                // A backend that already ended has nothing to pause or speed up.
+                let _ = self.backend.commands.send(command);
+                Step::Done
+            }
+            Effect::Export(request) => Step::notice(export_snapshot(tui, &request)),
+            Effect::Fix(job) => {
+                let Some(writer) = self.backend.writer.clone() else {
+                    return Step::notice("this source cannot be changed: fixes are not available");
+                };
+                let sender = self.fix_sender.clone();
+                tokio::spawn(async move {
+                    let outcome = fixes::run(&writer, job).await;
+                    let _ = sender.send(outcome);
+                });
+                Step::Done
+            }
+            Effect::Audit(entry) => match &self.audit_log {
+                Some(path) => match audit::append(path, &entry) {
+                    Ok(()) => Step::Done,
+                    Err(error) => {
+                        tracing::error!("{error}");
+                        Step::notice(error.to_string())
+                    }
+                },
+                None => Step::notice(
+                    "no state directory for the audit log (set KOCKPIT_STATE_DIR): the fix is not recorded",
+                ),
+            },
+            Effect::ExportFix(plan) => Step::notice(export_fix(&plan)),
+            Effect::RecordFix(action) => {
+                if let Some(recording) = self.recording {
+                    recording.fix(&action);
+                }
+                Step::Done
+            }
+        }
+    }
+}
+
+/// Writes the plan as a patch file and a kubectl command beside the snapshot exports.
+fn export_fix(plan: &FixPlan) -> String {
+    let dir = export::export_dir();
+    let stem: String = plan
+        .id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let patch = dir.join(format!("fix-{stem}.patch"));
+    let command = dir.join(format!("fix-{stem}.sh"));
+    let written = std::fs::write(&patch, fix_export::patch_file(plan)).and_then(|()| {
+        std::fs::write(
+            &command,
+            format!("#!/bin/sh\n{}\n", fix_export::kubectl_command(plan)),
+        )
+    });
+    match written {
+        Ok(()) => format!(
+            "fix written to {} and {}",
+            patch.display(),
+            command.display()
+        ),
+        Err(error) => format!("cannot write the fix to {}: {error}", dir.display()),
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::runner::UPDATE_QUEUE;
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendHandle};
 use crate::domain::Cockpit;
 use crate::domain::cockpit::AnalysisConfig;
 
@@ -23,6 +23,28 @@ pub async fn collect(
     analysis: AnalysisConfig,
     deadline: Duration,
 ) -> Collected {
+    let session = open(backend, analysis, deadline).await;
+    session.handle.shutdown();
+    Collected {
+        cockpit: session.cockpit,
+        complete: session.complete,
+    }
+}
+
+/// A backend read up to its initial state and kept running, for commands that go on to
+/// use it (`kockpit fix` plans on the cockpit and writes through the backend's writer).
+pub struct Session {
+    pub cockpit: Cockpit,
+    pub complete: bool,
+    pub handle: BackendHandle,
+    pub updates: mpsc::Receiver<crate::domain::Update>,
+}
+
+pub async fn open(
+    backend: Box<dyn Backend>,
+    analysis: AnalysisConfig,
+    deadline: Duration,
+) -> Session {
     let (sender, mut updates) = mpsc::channel(UPDATE_QUEUE);
     let handle = backend.start(sender);
     let mut cockpit = Cockpit::new(analysis);
@@ -38,6 +60,10 @@ pub async fn collect(
             Ok(None) | Err(_) => break false,
         }
     };
-    handle.shutdown();
-    Collected { cockpit, complete }
+    Session {
+        cockpit,
+        complete,
+        handle,
+        updates,
+    }
 }

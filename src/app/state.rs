@@ -3,6 +3,7 @@
 
 use super::keymap::Keymap;
 use super::timeline::TimeCursor;
+use crate::backend::writer::Identity;
 use crate::domain::Cockpit;
 use crate::domain::cockpit::AnalysisConfig;
 use crate::domain::timeline::Timeline;
@@ -30,6 +31,10 @@ pub struct State {
     pub paused: bool,
     /// Virtual seconds per real second, for backends that have a clock.
     pub speed: f64,
+    /// Fixes may be applied (`--allow-writes`); otherwise they are previewed and exported.
+    pub allow_writes: bool,
+    /// Who writes, for the audit log.
+    pub identity: Identity,
 }
 
 impl State {
@@ -46,6 +51,8 @@ impl State {
             dirty: true,
             paused: false,
             speed,
+            allow_writes: false,
+            identity: Identity::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::export;
+use super::fix_flow;
 use super::keymap::Scope;
 use super::message::{Action, Effect, Message};
 use super::state::State;
@@ -22,6 +23,9 @@ const TABLE_PAGE: usize = 10;
 pub fn update(state: &mut State, message: Message) -> Vec<Effect> {
     match message {
         Message::Key(event) => {
+            if let Some(effects) = fix_flow::typing_key(state, event) {
+                return effects;
+            }
             let overlay_open = state.view.overlay.is_some();
             match state.keymap.resolve(overlay_open, event) {
                 Some(action) => apply(state, action),
@@ -49,8 +53,9 @@ pub fn update(state: &mut State, message: Message) -> Vec<Effect> {
                     state.dirty = true;
                 }
             }
-            Vec::new()
+            fix_flow::verify(state)
         }
+        Message::Fix(outcome) => fix_flow::on_outcome(state, outcome),
         Message::Action(action) => apply(state, action),
         Message::Notice(text) => {
             state.notify(text);
@@ -150,6 +155,11 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
             );
             return vec![Effect::Export(Box::new(request))];
         }
+        Action::Fix => return fix_flow::start(state),
+        Action::Confirm => return fix_flow::confirm(state),
+        Action::ExportFix => return fix_flow::export(state),
+        Action::UndoFix => return fix_flow::undo(state),
+        Action::ShowFixes => view.overlay = Some(Overlay::Fixes),
         Action::None => state.dirty = false,
     }
     Vec::new()
@@ -179,7 +189,7 @@ pub fn listed_findings(state: &State) -> &[Finding] {
     }
 }
 
-fn selected_finding(state: &State) -> Option<&Finding> {
+pub(super) fn selected_finding(state: &State) -> Option<&Finding> {
     listed_findings(state).get(state.view.selected)
 }
 
@@ -191,16 +201,28 @@ fn clamp_selection(state: &mut State) {
 
 /// The footer's hints for what the user is looking at, with the keys the key map binds.
 pub fn footer_hints(state: &State) -> Vec<KeyHint> {
-    if state.view.overlay.is_some() {
-        return state.keymap.footer(
-            Scope::Overlay,
-            &[(Action::Close, "close"), (Action::ScrollDown, "scroll")],
-        );
+    match state.view.overlay {
+        // The fix windows say their own keys in their frame.
+        Some(Overlay::Fix) => return Vec::new(),
+        Some(Overlay::Fixes) => {
+            return state.keymap.footer(
+                Scope::Overlay,
+                &[(Action::Close, "close"), (Action::UndoFix, "undo")],
+            );
+        }
+        Some(_) => {
+            return state.keymap.footer(
+                Scope::Overlay,
+                &[(Action::Close, "close"), (Action::ScrollDown, "scroll")],
+            );
+        }
+        None => {}
     }
     let mut actions = vec![
         (Action::NextScreen, "next pane"),
         (Action::SelectNext, "select"),
         (Action::OpenDetail, "evidence"),
+        (Action::Fix, "fix"),
     ];
     match state.view.screen {
         Screen::Overview => actions.push((Action::GoToFindingPane, "go to pane")),

@@ -2,9 +2,14 @@
 //! cluster, a recorded session) sits behind the same small interface: it is started with a
 //! channel to send `Update`s on, and returns a handle that takes commands.
 
+/// SigV4 signing with the default AWS credential chain, for the APIs called without an SDK.
+pub mod aws;
 pub mod live;
+/// Instance prices refreshed from AWS (`--refresh-prices`) and their cache.
+pub mod pricing;
 pub mod replay;
 pub mod sim;
+pub mod writer;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -37,6 +42,9 @@ pub trait Backend: Send + 'static {
 pub struct BackendHandle {
     pub commands: mpsc::UnboundedSender<Command>,
     pub task: JoinHandle<()>,
+    /// Where fix plans are read, dry-run and applied; `None` when nothing can be written
+    /// (a replayed recording).
+    pub writer: Option<writer::ClusterWriter>,
 }
 
 impl BackendHandle {

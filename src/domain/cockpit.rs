@@ -57,6 +57,8 @@ pub struct Cockpit {
     pub workloads: Option<WorkloadSnapshot>,
     /// Derived from nodes, workloads and prices.
     pub spend: Option<SpendView>,
+    /// The account's billed month-to-date (CloudWatch), shown beside the run-rate.
+    pub billing: Option<BilledSpend>,
     pub sources: BTreeMap<Pane, SourceStatus>,
     history: BTreeMap<Figure, Series>,
     findings_by_pane: BTreeMap<Pane, Vec<Finding>>,
@@ -82,6 +84,7 @@ impl Cockpit {
             nodes: None,
             workloads: None,
             spend: None,
+            billing: None,
             sources: BTreeMap::new(),
             history: BTreeMap::new(),
             findings_by_pane: BTreeMap::new(),
@@ -174,6 +177,7 @@ impl Cockpit {
             }
             // Notices are for the user, not facts about the cluster: the app shows them.
             Update::Notice { .. } => return false,
+            Update::Billing(billing) => self.billing = Some(billing),
         }
         true
     }

@@ -653,6 +653,7 @@ pub(crate) mod tests {
             attached_routes: 1,
             requests_per_sec: Some(120.0),
             error_5xx_ratio: Some(0.0),
+            load_balancer: None,
         }
     }
 

@@ -130,6 +130,8 @@ pub enum Update {
     Notice {
         text: String,
     },
+    /// The AWS bill so far this month (CloudWatch `AWS/Billing`); each replaces the last.
+    Billing(BilledSpend),
 }
 
 /// How the data behind a pane is doing.
@@ -296,6 +298,68 @@ pub struct GatewayStatus {
     pub requests_per_sec: Option<f64>,
     /// Share of 5xx responses, 0..=1, when known.
     pub error_5xx_ratio: Option<f64>,
+    /// The gateway's AWS load balancer as CloudWatch reports it (`--cloudwatch`); `None`
+    /// without CloudWatch or when the address is not an ELB hostname CloudWatch knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<LoadBalancerMetrics>,
+}
+
+/// Application (ALB) or Network (NLB) load balancer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadBalancerKind {
+    Application,
+    Network,
+}
+
+impl LoadBalancerKind {
+    /// "ALB" or "NLB", as the user knows them.
+    pub fn short(self) -> &'static str {
+        match self {
+            LoadBalancerKind::Application => "ALB",
+            LoadBalancerKind::Network => "NLB",
+        }
+    }
+}
+
+/// A load balancer's figures from CloudWatch (`AWS/ApplicationELB` or `AWS/NetworkELB`),
+/// for the newest complete minute CloudWatch has (it lags real time by one to three).
+/// Figures a load balancer kind does not publish, or that failed to load, are `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancerMetrics {
+    /// The CloudWatch `LoadBalancer` dimension: `app/NAME/ID` or `net/NAME/ID`.
+    pub name: String,
+    pub kind: LoadBalancerKind,
+    /// Where the figures come from, e.g. "CloudWatch AWS/ApplicationELB".
+    pub source: String,
+    /// The start of the minute the figures describe.
+    pub minute: Timestamp,
+    /// ALB `RequestCount` (Sum) per second.
+    pub requests_per_sec: Option<f64>,
+    /// ALB `HTTPCode_Target_5XX_Count` (Sum) per second: 5xx the backends returned.
+    pub target_5xx_per_sec: Option<f64>,
+    /// ALB `HTTPCode_ELB_5XX_Count` (Sum) per second: 5xx the load balancer itself returned
+    /// (no healthy target, timeouts), which no backend metric shows.
+    pub elb_5xx_per_sec: Option<f64>,
+    /// ALB `TargetResponseTime` p99, in milliseconds.
+    pub p99_response_ms: Option<f64>,
+    /// `HealthyHostCount` (Average), summed over the load balancer's target groups.
+    pub healthy_hosts: Option<f64>,
+    /// `UnHealthyHostCount` (Average), summed over the load balancer's target groups.
+    pub unhealthy_hosts: Option<f64>,
+    /// NLB `ActiveFlowCount` (Average): concurrent flows.
+    pub active_flows: Option<f64>,
+    /// NLB `ProcessedBytes` (Sum) per second.
+    pub processed_bytes_per_sec: Option<f64>,
+}
+
+impl LoadBalancerMetrics {
+    /// Target and load balancer 5xx over requests, 0..=1, when the ALB served requests.
+    pub fn error_5xx_ratio(&self) -> Option<f64> {
+        let requests = self.requests_per_sec.filter(|r| *r > 0.0)?;
+        let errors = self.target_5xx_per_sec.unwrap_or(0.0) + self.elb_5xx_per_sec.unwrap_or(0.0);
+        Some((errors / requests).clamp(0.0, 1.0))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -567,6 +631,23 @@ pub struct Blocker {
     pub namespace: String,
     pub name: String,
     pub detail: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Billing
+
+/// What AWS has billed the account so far this month, as CloudWatch's `AWS/Billing`
+/// `EstimatedCharges` (Currency USD, all services) says. AWS refreshes it a few times a day,
+/// for the whole account, not only this cluster: it sits beside kockpit's own run-rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BilledSpend {
+    /// When kockpit read it.
+    pub at: Timestamp,
+    /// The instant of the newest datapoint: the bill as of then.
+    pub as_of: Timestamp,
+    pub month_to_date_usd: f64,
+    /// Where the figure comes from, e.g. "CloudWatch AWS/Billing EstimatedCharges".
+    pub source: String,
 }
 
 // ---------------------------------------------------------------------------------------

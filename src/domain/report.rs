@@ -17,6 +17,7 @@ use super::model::{
     ConditionStatus, FlowEdge, ObjectRef, Pane, RouteParent, RouteStatus, SourceState, SourceStatus,
 };
 use super::nodes::{self, NodeSummary};
+use super::prices::PriceSource;
 use super::rightsizing::{self, Recommendation};
 use super::sanitize::sanitize;
 use super::spend::{NamespaceCost, UnitCosts};
@@ -175,8 +176,10 @@ pub struct SpendReport {
     pub by_namespace: Vec<NamespaceCost>,
     pub unit_costs: UnitCosts,
     pub unpriced_instance_types: Vec<String>,
-    /// Where the prices came from.
+    /// Which prices the figures use, as one line (origin, age, discounts).
     pub prices: String,
+    /// The same, as data.
+    pub price_source: PriceSource,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -319,7 +322,8 @@ impl Report {
             by_namespace: s.by_namespace.clone(),
             unit_costs: s.unit_costs,
             unpriced_instance_types: s.unpriced_instance_types.clone(),
-            prices: s.prices_source.clone(),
+            prices: s.prices.to_string(),
+            price_source: s.prices.clone(),
         });
         Report {
             source: cockpit.cluster.source.clone(),
@@ -827,6 +831,7 @@ mod tests {
             assert!(json["spend"].get(key).is_some(), "spend.{key}");
         }
         assert_eq!(json["spend"]["prices"], "built-in table, 2026-11");
+        assert_eq!(json["spend"]["price_source"]["origin"]["kind"], "table");
 
         let findings = json["findings"].as_array().expect("array");
         assert!(!findings.is_empty());

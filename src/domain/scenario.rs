@@ -281,6 +281,9 @@ pub struct WorkloadSpec {
     pub hpa: Option<HpaSpec>,
     /// VPA `updateMode` (Off, Initial, Recreate, Auto) when a VPA targets the workload.
     pub vpa: Option<String>,
+    /// The VPA's name, when it is not the workload's (one created through the API).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpa_name: Option<String>,
     pub pdb: Option<PdbSpec>,
     /// Pods carry `karpenter.sh/do-not-disrupt: "true"`.
     pub do_not_disrupt: bool,
@@ -311,6 +314,7 @@ impl Default for WorkloadSpec {
             crash_restarts_per_day: 0.0,
             hpa: None,
             vpa: None,
+            vpa_name: None,
             pdb: None,
             do_not_disrupt: false,
             dns: DnsUsageSpec::default(),

@@ -22,15 +22,22 @@ impl Series {
     }
 
     /// Adds a sample. Samples at or before the newest one replace nothing and are ignored,
-    /// so a replayed or repeated update cannot make time run backwards.
+    /// so a replayed or repeated update cannot make time run backwards. A sample in the same
+    /// whole second as the newest one replaces it: a series holds at most one point a
+    /// second however often a source reports (a live cluster under churn may send snapshots
+    /// many times a second), so its length and a sparkline's time span stay as designed.
     pub fn push(&mut self, at: Timestamp, value: f64) {
         if !value.is_finite() {
             return;
         }
-        if let Some((last, _)) = self.points.back()
-            && at <= *last
-        {
-            return;
+        if let Some(last) = self.points.back_mut() {
+            if at <= last.0 {
+                return;
+            }
+            if at.timestamp() == last.0.timestamp() {
+                *last = (at, value);
+                return;
+            }
         }
         self.points.push_back((at, value));
         let horizon = at - self.retention;
@@ -99,6 +106,16 @@ mod tests {
         series.push(at(11), f64::NAN);
         assert_eq!(series.len(), 1);
         assert_eq!(series.latest(), Some(1.0));
+    }
+
+    #[test]
+    fn keeps_one_point_a_second() {
+        let mut series = Series::new(Duration::seconds(60));
+        for ms in [0, 40, 80, 990, 1000, 1040] {
+            series.push(at(0) + Duration::milliseconds(ms), ms as f64);
+        }
+        assert_eq!(series.len(), 2);
+        assert_eq!(series.tail(2), vec![990.0, 1040.0]);
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! Spend: run-rate and cost per node, namespace and workload at table prices, idle and waste.
+//! Spend: run-rate and cost per node, namespace and workload at effective prices, idle and
+//! waste.
 //!
 //! How cost is allocated:
 //! 1. Each node is priced from the table by region, instance type and capacity type (spot or
-//!    on-demand). Nodes the table cannot price are listed and left out of every $ figure.
-//!    The run-rate is the priced nodes plus the EKS control plane.
+//!    on-demand; spot by the node's zone when the table knows zone prices), less the
+//!    configured discount (Savings Plans, EDP). Nodes the table cannot price are listed and
+//!    left out of every $ figure. The run-rate is the priced nodes plus the EKS control plane.
 //! 2. Each node's price is split into a CPU part and a memory part so that one vCPU costs as
 //!    much as 8 GiB (`CPU_TO_GIB_PRICE_RATIO`), close to OpenCost's default rates and to the
 //!    price gap between compute- and memory-optimised instances of one generation.
@@ -23,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::finding::{Finding, Severity};
 use super::format::{HOURS_PER_MONTH, cluster_object, percent, usd_per_hour, usd_per_month};
 use super::model::{Capacity, NodeSnapshot, ObjectRef, Pane, WorkloadSnapshot};
-use super::prices::PriceTable;
+use super::prices::{PriceSource, PriceTable};
 use super::rules::{band_text, below, crossed, finding};
 use super::thresholds::Thresholds;
 use super::time::Timestamp;
@@ -66,8 +68,8 @@ pub struct SpendView {
     /// Instance types (with capacity) the price table does not know, e.g. "x2idn.large spot".
     pub unpriced_instance_types: Vec<String>,
     pub unpriced_nodes: usize,
-    /// Where the prices came from, shown beside every money figure.
-    pub prices_source: String,
+    /// Which prices the figures use (origin, age, discounts), shown beside every money figure.
+    pub prices: PriceSource,
 }
 
 /// What a core and a GiB of memory cost per hour in this cluster, used to price requests.
@@ -139,8 +141,9 @@ pub fn compute(
     let (mut cpu_part, mut memory_part, mut cores_total, mut gib_total) = (0.0, 0.0, 0.0, 0.0);
     let mut idle = 0.0;
     for node in &nodes.nodes {
+        let zone = Some(node.zone.as_str()).filter(|z| !z.is_empty());
         let price = prices
-            .node_hourly(region, &node.instance_type, node.capacity)
+            .effective_hourly(region, zone, &node.instance_type, node.capacity)
             .filter(|p| p.is_finite() && *p >= 0.0);
         let cores = (node.cpu_allocatable_m / 1000.0).max(0.0);
         let gib = (node.memory_allocatable_mib / 1024.0).max(0.0);
@@ -155,7 +158,7 @@ pub fn compute(
                     Capacity::OnDemand => {
                         on_demand_usd += price;
                         on_demand_at_spot += prices
-                            .node_hourly(region, &node.instance_type, Capacity::Spot)
+                            .effective_hourly(region, zone, &node.instance_type, Capacity::Spot)
                             .unwrap_or(price);
                     }
                 }
@@ -273,7 +276,7 @@ pub fn compute(
         by_namespace,
         by_workload,
         unpriced_instance_types: unpriced_types.into_iter().collect(),
-        prices_source: prices.source.clone(),
+        prices: prices.source_for(region),
     }
 }
 
@@ -315,7 +318,7 @@ pub fn analyze(
     t: &Thresholds,
 ) -> Vec<Finding> {
     let mut found = Vec::new();
-    let source = format!("at {} prices", view.prices_source);
+    let source = format!("at {} prices", view.prices);
     for namespace in &view.by_namespace {
         if namespace.usd_per_hour <= t.namespace_usd_per_hour {
             continue;
@@ -351,7 +354,7 @@ pub fn analyze(
                     "{} node{} have no price in the {}: {} (left out of the run-rate)",
                     view.unpriced_nodes,
                     if view.unpriced_nodes == 1 { "" } else { "s" },
-                    view.prices_source,
+                    view.prices,
                     view.unpriced_instance_types.join(", ")
                 ),
                 cluster_object(),
@@ -572,7 +575,7 @@ pub(crate) mod tests {
         ));
         assert!(close(view.on_demand_at_spot_usd_per_hour, 2.0 * spot));
         assert_eq!(view.spot_share, 0.5);
-        assert_eq!(view.prices_source, "built-in table, 2026-11");
+        assert_eq!(view.prices.to_string(), "built-in table, 2026-11");
         assert!(view.unpriced_instance_types.is_empty());
         assert_eq!(view.by_node.len(), 4);
     }
@@ -739,5 +742,71 @@ pub(crate) mod tests {
             "{}",
             spot.summary
         );
+    }
+
+    #[test]
+    fn discounts_lower_every_figure_and_say_so() {
+        use crate::domain::prices::Discounts;
+        let discounted = PriceTable::builtin().with_discounts(Discounts {
+            on_demand: 0.28,
+            ..Discounts::default()
+        });
+        let list = view();
+        let view = compute(&calm(), Some(&workloads()), &discounted, "us-east-1");
+        assert!(close(
+            view.on_demand_usd_per_hour,
+            list.on_demand_usd_per_hour * 0.72
+        ));
+        assert!(close(view.spot_usd_per_hour, list.spot_usd_per_hour));
+        // The control plane is not an instance: no discount.
+        assert!(close(
+            view.control_plane_usd_per_hour,
+            list.control_plane_usd_per_hour
+        ));
+        assert!(view.unit_costs.usd_per_core_hour < list.unit_costs.usd_per_core_hour);
+        assert_eq!(
+            view.prices.to_string(),
+            "built-in table, 2026-11, on-demand \u{2212}28%"
+        );
+        let thresholds = Thresholds {
+            namespace_usd_per_hour: 0.05,
+            ..Thresholds::default()
+        };
+        let found = analyze(&view, None, &thresholds);
+        let shop = get(&found, "spend/namespace-cost/shop");
+        assert!(
+            shop.evidence
+                .iter()
+                .any(|e| e.threshold.contains("on-demand \u{2212}28% prices")),
+            "{:?}",
+            shop.evidence
+        );
+    }
+
+    #[test]
+    fn spot_nodes_are_priced_by_their_zone() {
+        use crate::domain::prices::{FetchedPrices, PriceOrigin};
+        let mut fetched = FetchedPrices::default();
+        fetched.spot.insert(
+            "m6i.xlarge".into(),
+            BTreeMap::from([("us-east-1a".into(), 0.05), ("us-east-1b".into(), 0.09)]),
+        );
+        let table = PriceTable::builtin().overlay(
+            "us-east-1",
+            &fetched,
+            PriceOrigin::Aws {
+                fetched_at: crate::domain::nodes::tests::now(),
+            },
+        );
+        let view = compute(&calm(), None, &table, "us-east-1");
+        for node in view.by_node.iter().filter(|n| n.capacity == Capacity::Spot) {
+            let expected = match node.zone.as_str() {
+                "us-east-1a" => 0.05,
+                "us-east-1b" => 0.09,
+                _ => 0.07,
+            };
+            assert_eq!(node.usd_per_hour, Some(expected), "{}", node.zone);
+        }
+        assert!(view.prices.to_string().starts_with("AWS "));
     }
 }

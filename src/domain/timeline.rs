@@ -132,6 +132,7 @@ pub fn update_time(update: &Update) -> Option<Timestamp> {
         Update::Workloads(s) => Some(s.at),
         Update::Alerts(s) => Some(s.at),
         Update::Source(s) => Some(s.at),
+        Update::Billing(b) => Some(b.at),
         Update::Cluster(_) | Update::InitialSyncDone | Update::Notice { .. } => None,
     }
 }

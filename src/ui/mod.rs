@@ -2,6 +2,7 @@
 //! state and the theme. Nothing here fetches, locks or mutates.
 
 mod chrome;
+pub mod fix;
 pub mod format;
 mod overlay;
 mod overview;
@@ -61,10 +62,14 @@ pub enum Overlay {
     Detail {
         finding_id: String,
     },
+    /// A fix's plan, confirmation or undo (`View::fixes.panel`).
+    Fix,
+    /// The fixes applied this session and their verdicts.
+    Fixes,
 }
 
 /// Navigation state: what the user is looking at. Owned and changed by the app.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct View {
     pub screen: Screen,
     /// Index into the findings listed on the current screen (overview: all findings).
@@ -76,6 +81,16 @@ pub struct View {
     pub help_offset: usize,
     /// Where the time cursor is; the default is live data.
     pub time: TimeView,
+    /// The fix window and the session's applied fixes.
+    pub fixes: FixesView,
+}
+
+/// What the fix windows show: filled by the app as a fix moves from plan to verdict.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FixesView {
+    pub panel: Option<fix::FixPanel>,
+    /// Oldest first.
+    pub applied: Vec<crate::domain::fix::session::AppliedFix>,
 }
 
 /// What the header and the timeline strip show about the time cursor. Filled by the app
@@ -110,6 +125,7 @@ impl Default for View {
             overlay: None,
             help_offset: 0,
             time: TimeView::default(),
+            fixes: FixesView::default(),
         }
     }
 }
@@ -166,6 +182,21 @@ pub fn render(frame: &mut Frame, input: &RenderInput) {
         None => {}
         Some(Overlay::Help) => overlay::help(frame, body, input),
         Some(Overlay::Detail { finding_id }) => overlay::detail(frame, body, input, finding_id),
+        Some(Overlay::Fix) => {
+            if let Some(panel) = &input.view.fixes.panel {
+                fix::render_panel(
+                    frame,
+                    body,
+                    input.theme,
+                    panel,
+                    &input.view.fixes.applied,
+                    input.view.help_offset,
+                );
+            }
+        }
+        Some(Overlay::Fixes) => {
+            fix::render_list(frame, body, input.theme, &input.view.fixes.applied)
+        }
     }
 }
 

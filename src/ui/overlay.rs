@@ -14,7 +14,7 @@ use super::widgets::{severity_marker, severity_style};
 
 /// A centred window of at most `max_width`×`max_height` inside `area`, cleared and framed;
 /// returns the area inside the frame.
-fn window(
+pub(super) fn window(
     frame: &mut Frame,
     area: Rect,
     theme: &Theme,
@@ -121,7 +121,7 @@ pub fn help(frame: &mut Frame, area: Rect, input: &RenderInput) {
 }
 
 /// Splits text into lines of at most `max` columns at spaces (cutting words that are longer).
-fn wrap_words(text: &str, max: usize) -> Vec<String> {
+pub(super) fn wrap_words(text: &str, max: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut current = String::new();
     for word in text.split(' ').filter(|w| !w.is_empty()) {

@@ -107,6 +107,7 @@ fn gateways(minute: i64) -> GatewaySnapshot {
             attached_routes: 2,
             requests_per_sec: Some(420.0),
             error_5xx_ratio: Some(0.02),
+            load_balancer: None,
         }],
         routes: vec![
             RouteStatus {

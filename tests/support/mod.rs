@@ -2,4 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod aws;
+pub mod moto;
+pub mod servers;
 pub mod tmux;

@@ -102,6 +102,37 @@ impl TmuxSession {
         assert!(output.status.success(), "tmux send-keys failed");
     }
 
+    /// Types `text` literally (no key names), e.g. an object's name at a prompt.
+    pub fn type_text(&self, text: &str) {
+        let output = self.tmux(&["send-keys", "-t", "main", "-l", text]);
+        assert!(output.status.success(), "tmux send-keys -l failed");
+    }
+
+    /// The state directory kockpit runs with (audit log, logs).
+    pub fn state_dir(&self) -> PathBuf {
+        self.home.join("state")
+    }
+
+    /// Like `wait_for`, with a longer deadline for what takes the cluster a while.
+    pub fn wait_longer_for(
+        &self,
+        what: &str,
+        deadline: Duration,
+        check: impl Fn(&str) -> bool,
+    ) -> String {
+        let started = Instant::now();
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            if started.elapsed() > deadline {
+                panic!("timed out waiting for {what}; the screen was:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
     /// The visible screen as plain text.
     pub fn screen(&self) -> String {
         let output = self.tmux(&["capture-pane", "-p", "-t", "main"]);

@@ -53,6 +53,27 @@ fn read_kubeconfig(options: &LiveOptions) -> Result<Kubeconfig, KubeconfigError>
     }
 }
 
+/// The kubeconfig's context and the user it names, for the audit log. Unknown parts stay
+/// empty: a missing kubeconfig is reported when the client is built.
+pub fn identity(options: &LiveOptions) -> crate::backend::writer::Identity {
+    let Ok(kubeconfig) = read_kubeconfig(options) else {
+        return crate::backend::writer::Identity::default();
+    };
+    let context = options
+        .context
+        .clone()
+        .or_else(|| kubeconfig.current_context.clone())
+        .unwrap_or_default();
+    let user = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.clone())
+        .unwrap_or_default();
+    crate::backend::writer::Identity { user, context }
+}
+
 pub async fn connect(options: &LiveOptions) -> Result<Connection, ConnectError> {
     let kubeconfig = read_kubeconfig(options)?;
     let context = options

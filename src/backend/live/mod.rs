@@ -3,6 +3,8 @@
 //! them at most once a second.
 
 pub mod client;
+/// Load balancer, Container Insights and billing figures from CloudWatch (`--cloudwatch`).
+pub mod cloudwatch;
 pub mod crds;
 pub mod discovery;
 pub mod health;
@@ -11,6 +13,7 @@ pub mod project;
 pub mod prometheus;
 mod task;
 pub mod watch;
+pub mod writer;
 
 #[cfg(test)]
 mod tests;
@@ -35,7 +38,12 @@ impl LiveBackend {
 impl Backend for LiveBackend {
     fn start(self: Box<Self>, updates: UpdateSender) -> BackendHandle {
         let (commands, receiver) = mpsc::unbounded_channel();
+        let writer = writer::cluster_writer(&self.options);
         let task = tokio::spawn(task::run(self.options, updates, receiver));
-        BackendHandle { commands, task }
+        BackendHandle {
+            commands,
+            task,
+            writer: Some(writer),
+        }
     }
 }

@@ -24,12 +24,17 @@ use super::health::Health;
 use super::project;
 use super::watch::{self, WatchMessage};
 use crate::backend::{Command, UpdateSender};
-use crate::domain::assemble::{self, ClusterObjects, ObjectKind, Projection};
+use crate::domain::assemble::{self, Changed, ClusterObjects, ObjectKind, Projection};
 use crate::domain::model::{ClusterInfo, Pane, RouteKind, SourceState, SourceStatus, Update};
 use crate::domain::time::Timestamp;
 
-/// How often snapshots may go out.
+/// How often pane states and the clock go out (and, until the initial list is complete,
+/// snapshots).
 const TICK: Duration = Duration::from_secs(1);
+/// After the initial sync, a change goes out this soon: what else arrives meanwhile joins it.
+const COALESCE: Duration = Duration::from_millis(10);
+/// While changes keep coming, a pane's snapshot goes out at most this often.
+const MIN_FLUSH_INTERVAL: Duration = Duration::from_millis(40);
 /// What pane states name as their source.
 const SOURCE: &str = "kubernetes";
 /// Where EKS runs CoreDNS and its ConfigMap.
@@ -65,6 +70,9 @@ struct Live {
     clock_offset: chrono::Duration,
     /// Prometheus figures, when configured: merged into each flush by `decorate`.
     metrics: Option<super::prometheus::MetricsHandle>,
+    /// CloudWatch figures (`--cloudwatch`): merged the same way, its trouble folded into
+    /// the pane states.
+    cloudwatch: Option<super::cloudwatch::CloudWatchHandle>,
 }
 
 impl Live {
@@ -75,16 +83,35 @@ impl Live {
 
     fn apply(&mut self, message: WatchMessage, at: Timestamp) {
         match message {
+            WatchMessage::Relisting { kind } => self.objects.begin_relist(kind),
+            WatchMessage::Page { objects, .. } => objects
+                .into_iter()
+                .for_each(|projection| self.objects.upsert(projection)),
             WatchMessage::Listed { kind, objects } => {
-                self.objects.replace(kind, objects, at);
+                objects
+                    .into_iter()
+                    .for_each(|projection| self.objects.upsert(projection));
+                self.objects.end_relist(kind, at);
                 self.health.listed(kind);
+                self.dirty = true;
             }
             WatchMessage::Applied(projection) => self.objects.upsert(projection),
             WatchMessage::Deleted { kind, key } => self.objects.remove(kind, &key, at),
-            WatchMessage::Failed { kind, failure } => self.health.failed(kind, failure, at),
-            WatchMessage::Recovered { kind } => self.health.recovered(kind),
+            // Pane states and the age of every snapshot follow the watchers' health.
+            WatchMessage::Failed { kind, failure } => {
+                self.health.failed(kind, failure, at);
+                self.dirty = true;
+            }
+            WatchMessage::Recovered { kind } => {
+                self.health.recovered(kind);
+                self.dirty = true;
+            }
         }
-        self.dirty = true;
+    }
+
+    /// Something waits to go out: changed objects, or a change that touches every pane.
+    fn pending(&self) -> bool {
+        self.dirty || self.objects.changed().any()
     }
 
     /// Everything to send now: the cluster (once its region is known), snapshots when
@@ -94,6 +121,9 @@ impl Live {
         if self.metrics.as_mut().is_some_and(|m| m.changed()) {
             self.dirty = true;
         }
+        if self.cloudwatch.as_mut().is_some_and(|c| c.changed()) {
+            self.dirty = true;
+        }
         if !self.region_from_nodes
             && let Some(region) = self.objects.nodes.values().find_map(|n| n.region.clone())
         {
@@ -101,47 +131,75 @@ impl Live {
             self.cluster.region = region;
             batch.push(Update::Cluster(self.cluster.clone()));
         }
-        if self.dirty {
-            self.dirty = false;
-            let at_of = |pane| self.health.pane(pane).stale_since.unwrap_or(at);
+        // Only the snapshots whose objects changed are assembled and sent.
+        let mut changed = self.objects.take_changed();
+        if std::mem::take(&mut self.dirty) {
+            changed = Changed::ALL;
+        }
+        let at_of = |pane| self.health.pane(pane).stale_since.unwrap_or(at);
+        if changed.dns {
             batch.push(Update::Dns(assemble::dns(&self.objects, at_of(Pane::Dns))));
+        }
+        if changed.gateways {
             batch.push(Update::Gateways(assemble::gateways(
                 &self.objects,
                 at_of(Pane::Gateways),
             )));
+        }
+        if changed.flows {
             batch.push(Update::Flows(assemble::flows(
                 &self.objects,
                 at_of(Pane::Flows),
             )));
+        }
+        if changed.nodes {
             batch.push(Update::Nodes(assemble::nodes(
                 &self.objects,
                 at_of(Pane::Nodes),
             )));
+        }
+        if changed.workloads {
             batch.push(Update::Workloads(assemble::workloads(
                 &self.objects,
                 at_of(Pane::Rightsizing),
             )));
         }
+        let cloudwatch_states = self
+            .cloudwatch
+            .as_ref()
+            .map(|c| c.pane_states())
+            .unwrap_or_default();
+        let health = &self.health;
+        let pane_health =
+            |pane| super::cloudwatch::combine(health.pane(pane), cloudwatch_states.get(&pane));
         for pane in Pane::ALL {
-            let health = self.health.pane(pane);
+            let health = pane_health(pane);
             let current = (health.state.clone(), health.stale_since);
             if self.sent_states.get(&pane) == Some(&current) {
                 continue;
             }
             self.sent_states.insert(pane, current);
+            let source = if cloudwatch_states.contains_key(&pane) {
+                "kubernetes+cloudwatch"
+            } else {
+                SOURCE
+            };
             batch.push(Update::Source(SourceStatus {
                 pane,
-                source: SOURCE.to_string(),
+                source: source.to_string(),
                 state: health.state,
                 at: health.stale_since.unwrap_or(at),
             }));
         }
         batch.push(Update::Clock { at });
+        // CloudWatch: load balancer, usage and billing figures into the snapshots.
+        if let Some(cloudwatch) = self.cloudwatch.as_mut() {
+            cloudwatch.decorate(&mut batch, at);
+        }
         // Prometheus: metric figures into the snapshots, pane states combined with its own.
         if let Some(metrics) = self.metrics.as_mut() {
-            let health = &self.health;
             let kube_state = |pane| {
-                let pane_health = health.pane(pane);
+                let pane_health = pane_health(pane);
                 (pane_health.state, pane_health.stale_since.unwrap_or(at))
             };
             metrics.decorate(&mut batch, &kube_state, at);
@@ -493,6 +551,14 @@ fn spawn_discovery(client: Client, reports: mpsc::Sender<DiscoveryReport>) -> Jo
     })
 }
 
+/// Waits until `at`; never, without one.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn send_all(updates: &UpdateSender, batch: Vec<Update>) -> bool {
     for update in batch {
         if updates.send(update).await.is_err() {
@@ -572,6 +638,12 @@ pub async fn run(
                     None
                 }
             }),
+        cloudwatch: options.cloudwatch.then(|| {
+            super::cloudwatch::start(super::cloudwatch::CloudWatchOptions::for_cluster(
+                &options,
+                &connection.cluster,
+            ))
+        }),
     };
     if updates
         .send(Update::Cluster(connection.cluster))
@@ -588,6 +660,9 @@ pub async fn run(
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut commands_open = true;
     let mut discovery_open = true;
+    // When the changes applied so far go out (after the initial sync; before it, each tick).
+    let mut flush_at: Option<tokio::time::Instant> = None;
+    let mut last_flush = tokio::time::Instant::now();
     let stop = |watchers: &[JoinHandle<()>]| {
         discovery_task.abort();
         watchers.iter().for_each(JoinHandle::abort);
@@ -610,7 +685,16 @@ pub async fn run(
                 Some(DiscoveryReport::Failed) => live.health.discovery_settled(),
                 None => discovery_open = false,
             },
-            _ = ticker.tick() => batch = live.flush(live.now()),
+            _ = ticker.tick() => {
+                batch = live.flush(live.now());
+                flush_at = None;
+                last_flush = tokio::time::Instant::now();
+            }
+            () = sleep_until(flush_at), if flush_at.is_some() => {
+                batch = live.flush(live.now());
+                flush_at = None;
+                last_flush = tokio::time::Instant::now();
+            }
             command = commands.recv(), if commands_open => match command {
                 Some(Command::Shutdown) => {
                     stop(&watchers);
@@ -625,12 +709,18 @@ pub async fn run(
             }
         }
         // With Prometheus, the initial state includes its first round of figures.
-        let metrics_ready = live.metrics.as_ref().is_none_or(|m| m.ready());
+        let metrics_ready = live.metrics.as_ref().is_none_or(|m| m.ready())
+            && live.cloudwatch.as_ref().is_none_or(|c| c.ready());
         if !live.sync_sent && live.health.initial_sync_done() && metrics_ready {
             live.sync_sent = true;
             // Extend, not replace: this may follow a tick whose flush is still in `batch`.
             batch.extend(live.flush(live.now()));
             batch.push(Update::InitialSyncDone);
+            last_flush = tokio::time::Instant::now();
+        }
+        if live.sync_sent && flush_at.is_none() && live.pending() {
+            let soon = tokio::time::Instant::now() + COALESCE;
+            flush_at = Some(soon.max(last_flush + MIN_FLUSH_INTERVAL));
         }
         if !batch.is_empty() && !send_all(&updates, batch).await {
             stop(&watchers);

@@ -82,7 +82,10 @@ fn cluster() -> ClusterObjects {
 #[test]
 fn projections_keep_the_fields_the_panes_read() {
     let objects = cluster();
-    let pod = &objects.pods[&ObjectKey::new("shop", "frontend-7d9f6c5b8-x2x9k")];
+    let pod = objects
+        .pods
+        .listed_pod(&ObjectKey::new("shop", "frontend-7d9f6c5b8-x2x9k"))
+        .expect("the OOM-killed frontend pod is listed");
     assert_eq!(pod.ndots, Some(2));
     assert!(pod.do_not_disrupt);
     assert_eq!(pod.containers[0].restarts, 3);
@@ -96,7 +99,10 @@ fn projections_keep_the_fields_the_panes_read() {
         objects.pod_workload(pod).map(|o| (o.kind, o.name)),
         Some(("Deployment".to_string(), "frontend".to_string()))
     );
-    let pending = &objects.pods[&ObjectKey::new("shop", "frontend-7d9f6c5b8-p8l2m")];
+    let pending = objects
+        .pods
+        .listed_pod(&ObjectKey::new("shop", "frontend-7d9f6c5b8-p8l2m"))
+        .expect("the pending frontend pod is listed");
     assert_eq!(pending.pending_since, Some(at("2026-03-02T09:55:01Z")));
     let node = &objects.nodes[&ObjectKey::cluster("ip-192-168-40-7.ec2.internal")];
     assert_eq!(

@@ -1,7 +1,9 @@
 //! One watcher per kind: runs `kube::runtime::watcher` with Kubernetes' default backoff (which
 //! relists after 410 Gone), turns each object into its projection on the spot, and reports to
-//! the backend task. The initial list (and every relist) is delivered as one batch so the
-//! store swaps it in whole; failures and recoveries are reported as they happen.
+//! the backend task. The initial list (and every relist) is delivered a page at a time, so a
+//! large cluster's list is never held whole twice (as objects here and in the store); the
+//! store drops what a relist did not deliver when it is complete. Failures and recoveries
+//! are reported as they happen.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -32,7 +34,16 @@ const SETTLE: Duration = Duration::from_secs(4);
 /// What a watcher tells the backend task.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchMessage {
-    /// A complete (re)list of the kind, replacing what was known.
+    /// A (re)list of the kind begins: what it does not deliver is gone once it is `Listed`.
+    Relisting {
+        kind: ObjectKind,
+    },
+    /// Objects of the (re)list so far.
+    Page {
+        kind: ObjectKind,
+        objects: Vec<Projection>,
+    },
+    /// The (re)list is complete; these are its last objects.
     Listed {
         kind: ObjectKind,
         objects: Vec<Projection>,
@@ -181,11 +192,14 @@ where
                     match event {
                         Event::Init => {
                             batch.clear();
-                            None
+                            Some(WatchMessage::Relisting { kind })
                         }
                         Event::InitApply(object) => {
                             batch.extend(project(&object));
-                            None
+                            (batch.len() >= PAGE_SIZE as usize).then(|| WatchMessage::Page {
+                                kind,
+                                objects: std::mem::take(&mut batch),
+                            })
                         }
                         Event::InitDone => Some(WatchMessage::Listed {
                             kind,

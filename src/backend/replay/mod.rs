@@ -77,7 +77,12 @@ impl Backend for ReplayBackend {
     fn start(self: Box<Self>, updates: UpdateSender) -> BackendHandle {
         let (commands, receiver) = mpsc::unbounded_channel();
         let task = tokio::spawn(run(*self, updates, receiver));
-        BackendHandle { commands, task }
+        // A recording is history: nothing in it can be changed.
+        BackendHandle {
+            commands,
+            task,
+            writer: None,
+        }
     }
 }
 

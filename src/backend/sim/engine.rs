@@ -315,6 +315,7 @@ impl SimCluster {
             specs,
             workloads::hpa_due(self.steps, STEP_SECONDS),
         );
+        workloads::roll_out(&mut self.state, specs);
         workloads::health_events(&mut self.state, specs, &mut self.rng, clock.step_s);
         if self.steps.is_multiple_of(12) {
             karpenter::consolidate(&mut self.state, specs, &mut self.karpenter);
@@ -479,7 +480,7 @@ impl SimCluster {
                 let wobble = smooth_noise(key, now.timestamp() as f64, 300.0);
                 let serving = pod.ready(now) && ready > 0;
                 pods.push(DnsPod {
-                    name: pod_name("coredns", false, runtime.template_key, pod.serial),
+                    name: pod_name("coredns", false, pod.template_key, pod.serial),
                     node: node.name.clone(),
                     zone: self.state.zones.get(node.zone).cloned().unwrap_or_default(),
                     qps: Some(if serving {

@@ -430,7 +430,7 @@ fn containers(cluster: &SimCluster) -> Vec<Container<'_>> {
             let stateful = spec.kind == WorkloadKind::StatefulSet;
             all.push(Container {
                 namespace: runtime.namespace.clone(),
-                pod: pod_name(&runtime.name, stateful, runtime.template_key, pod.serial),
+                pod: pod_name(&runtime.name, stateful, pod.template_key, pod.serial),
                 container: spec.container.clone().unwrap_or_else(|| name.clone()),
                 spec,
                 curve,

@@ -199,7 +199,18 @@ pub fn topology(
                 count,
             })
             .collect(),
-        hints: routing == ZoneRouting::TopologyAware && hints_possible(counts),
+        hints: zone_hints(routing, counts),
+    }
+}
+
+/// Whether the EndpointSlice controller puts zone hints on the endpoints: for Topology Aware
+/// Routing only when it can allocate them, for `trafficDistribution: PreferClose` always
+/// (each endpoint is hinted to its own zone).
+pub fn zone_hints(routing: ZoneRouting, endpoints_by_zone: &[u32]) -> bool {
+    match routing {
+        ZoneRouting::TopologyAware => hints_possible(endpoints_by_zone),
+        ZoneRouting::PreferClose => endpoints_by_zone.iter().any(|&c| c > 0),
+        ZoneRouting::Default | ZoneRouting::NodeLocal => false,
     }
 }
 

@@ -315,6 +315,7 @@ pub fn snapshot(
                 } else {
                     0.0
                 }),
+                load_balancer: None,
             }
         })
         .collect();

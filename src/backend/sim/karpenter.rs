@@ -460,7 +460,7 @@ pub fn blockers(state: &State, specs: Specs<'_>) -> (Vec<Blocker>, BTreeSet<Node
                 list.push(Blocker {
                     kind: BlockerKind::DoNotDisrupt,
                     namespace: runtime.namespace.clone(),
-                    name: pod_display_name(runtime, pod.serial),
+                    name: pod_display_name(runtime, pod),
                     detail: format!("karpenter.sh/do-not-disrupt: \"true\" on node {node}"),
                 });
                 pinned.extend(pod.node);
@@ -804,7 +804,7 @@ pub fn snapshot(state: &State, specs: Specs<'_>, karpenter: &Karpenter) -> NodeS
             }
             pending_pods.push(PendingPod {
                 namespace: runtime.namespace.clone(),
-                name: pod_display_name(runtime, pod.serial),
+                name: pod_display_name(runtime, pod),
                 since: pod.pending_since.unwrap_or(pod.created),
                 reason: pending_reason(state, scenario, &pool, pod.pending_cause, pod.node),
             });

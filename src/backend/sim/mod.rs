@@ -21,6 +21,7 @@ mod scheduler;
 pub mod serve;
 mod state;
 mod workloads;
+mod writes;
 
 pub use engine::{STEP_SECONDS, SimCluster, scenario_t0};
 pub use history::initial_updates;

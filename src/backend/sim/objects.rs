@@ -19,7 +19,7 @@ use crate::domain::Timestamp;
 use crate::domain::model::{
     Capacity, ChurnKind, Condition, ConditionStatus, GatewaySnapshot, RouteKind, ZoneRouting,
 };
-use crate::domain::scenario::{WorkloadKind, WorkloadSpec};
+use crate::domain::scenario::{DnsSpread, WorkloadKind, WorkloadSpec, ZoneSpread};
 
 /// The controller behind a GatewayClass, from the class name the scenario uses.
 fn gateway_controller(class: &str) -> &'static str {
@@ -30,6 +30,8 @@ fn gateway_controller(class: &str) -> &'static str {
         _ => "example.net/gateway-controller",
     }
 }
+/// The node label topology spread constraints over zones use.
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 /// Endpoints per EndpointSlice, as the EndpointSlice controller does by default.
 const ENDPOINTS_PER_SLICE: usize = 100;
 /// The EC2NodeClass every simulated NodePool refers to.
@@ -529,14 +531,22 @@ fn pod_template(runtime: &WorkloadRuntime, spec: &WorkloadSpec) -> Value {
         template["spec"]["dnsConfig"] =
             json!({"options": [{"name": "ndots", "value": spec.dns.ndots.to_string()}]});
     }
+    if spec.zone_spread == ZoneSpread::Required {
+        template["spec"]["topologySpreadConstraints"] = json!([{
+            "maxSkew": 1,
+            "topologyKey": ZONE_LABEL,
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": selector(runtime)},
+        }]);
+    }
     if spec.do_not_disrupt {
         template["metadata"]["annotations"] = json!({"karpenter.sh/do-not-disrupt": "true"});
     }
     template
 }
 
-fn replica_set_name(runtime: &WorkloadRuntime) -> String {
-    format!("{}-{}", runtime.name, suffix(runtime.template_key, 10))
+fn replica_set_name(runtime: &WorkloadRuntime, template_key: u64) -> String {
+    format!("{}-{}", runtime.name, suffix(template_key, 10))
 }
 
 fn workload(cluster: &SimCluster, runtime: &WorkloadRuntime, sink: &mut dyn ObjectSink) {
@@ -585,26 +595,52 @@ fn workload(cluster: &SimCluster, runtime: &WorkloadRuntime, sink: &mut dyn Obje
         }
         object
     });
-    let owner = if stateful {
-        json!([{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": name, "uid": uid_for("StatefulSet", ns, name), "controller": true, "blockOwnerDeletion": true}])
-    } else {
-        let rs = replica_set_name(runtime);
-        let hash = suffix(runtime.template_key, 10);
-        sink.offer("apps/v1", "ReplicaSet", Some(ns), &rs, None, &mut || {
-            let mut labels = selector(runtime);
-            labels["pod-template-hash"] = json!(hash);
-            json!({
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "metadata": metadata("ReplicaSet", Some(ns), &rs, cluster_birth(), labels, json!({
-                    "generation": 1,
-                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": uid_for("Deployment", ns, name), "controller": true, "blockOwnerDeletion": true}],
-                })),
-                "spec": {"replicas": runtime.desired, "selector": {"matchLabels": selector(runtime)}, "template": pod_template(runtime, &spec)},
-                "status": {"replicas": total, "readyReplicas": ready, "availableReplicas": ready, "fullyLabeledReplicas": total, "observedGeneration": 1},
-            })
-        });
-        json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "uid": uid_for("ReplicaSet", ns, &rs), "controller": true, "blockOwnerDeletion": true}])
+    // One ReplicaSet per pod template still running pods, plus the current one: during a
+    // rolling update the old ReplicaSet shrinks as the new one grows.
+    let mut templates: Vec<u64> = vec![runtime.template_key];
+    if !stateful {
+        for pod in &runtime.pods {
+            if !templates.contains(&pod.template_key) {
+                templates.push(pod.template_key);
+            }
+        }
+        for &template in &templates {
+            let rs = replica_set_name(runtime, template);
+            let hash = suffix(template, 10);
+            let current = template == runtime.template_key;
+            let of_template: Vec<&Pod> = runtime
+                .pods
+                .iter()
+                .filter(|p| p.template_key == template)
+                .collect();
+            let rs_total = of_template.len() as u32;
+            let rs_ready = of_template.iter().filter(|p| p.ready(now)).count() as u32;
+            let rs_replicas = if current { runtime.desired } else { rs_total };
+            sink.offer("apps/v1", "ReplicaSet", Some(ns), &rs, None, &mut || {
+                let mut labels = selector(runtime);
+                labels["pod-template-hash"] = json!(hash);
+                let mut template_value = pod_template(runtime, &spec);
+                template_value["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+                json!({
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "metadata": metadata("ReplicaSet", Some(ns), &rs, cluster_birth(), labels, json!({
+                        "generation": 1,
+                        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": uid_for("Deployment", ns, name), "controller": true, "blockOwnerDeletion": true}],
+                    })),
+                    "spec": {"replicas": rs_replicas, "selector": {"matchLabels": selector(runtime)}, "template": template_value},
+                    "status": {"replicas": rs_total, "readyReplicas": rs_ready, "availableReplicas": rs_ready, "fullyLabeledReplicas": rs_total, "observedGeneration": 1},
+                })
+            });
+        }
+    }
+    let owner = |template: u64| {
+        if stateful {
+            json!([{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": name, "uid": uid_for("StatefulSet", ns, name), "controller": true, "blockOwnerDeletion": true}])
+        } else {
+            let rs = replica_set_name(runtime, template);
+            json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "uid": uid_for("ReplicaSet", ns, &rs), "controller": true, "blockOwnerDeletion": true}])
+        }
     };
     let oom = runtime.oom_kills_before > 0 || !runtime.oom_kills.is_empty();
     for pod in &runtime.pods {
@@ -617,9 +653,11 @@ fn workload(cluster: &SimCluster, runtime: &WorkloadRuntime, sink: &mut dyn Obje
             pod.restarts,
             pod.pending_cause == PendingCause::Nominated,
             pod.cpu_request_m.to_bits(),
+            pod.template_key,
             oom,
         ));
-        let pod_name = pod_name(name, stateful, runtime.template_key, pod.serial);
+        let pod_name = pod_name(name, stateful, pod.template_key, pod.serial);
+        let owner = owner(pod.template_key);
         sink.offer("v1", "Pod", Some(ns), &pod_name, Some(print), &mut || {
             render_pod(cluster, runtime, &spec, pod, &pod_name, &owner, oom)
         });
@@ -634,6 +672,12 @@ fn workload_spec(cluster: &SimCluster, runtime: &WorkloadRuntime) -> Option<Work
             Some(WorkloadSpec {
                 namespace: "kube-system".into(),
                 container: Some("coredns".into()),
+                // The EKS add-on spreads CoreDNS over zones with a topology spread constraint.
+                zone_spread: if dns.spread == DnsSpread::Zones {
+                    ZoneSpread::Required
+                } else {
+                    ZoneSpread::Preferred
+                },
                 replicas: dns.replicas,
                 cpu_request_m: dns.cpu_request_m,
                 memory_request_mib: dns.memory_request_mib,
@@ -669,7 +713,7 @@ fn render_pod(
     let ready = pod.ready(now);
     let mut labels = selector(runtime);
     if runtime.kind == WorkloadKind::Deployment {
-        labels["pod-template-hash"] = json!(suffix(runtime.template_key, 10));
+        labels["pod-template-hash"] = json!(suffix(pod.template_key, 10));
     }
     let mut extra = json!({"ownerReferences": owner});
     if spec.do_not_disrupt {
@@ -875,13 +919,20 @@ fn endpoint_slices(
 ) {
     let state = cluster.state();
     let now = state.now;
-    let hints = matches!(
-        view.routing,
-        ZoneRouting::TopologyAware | ZoneRouting::PreferClose
-    );
     let pods: Vec<&Pod> = runtime
         .map(|r| r.pods.iter().filter(|p| p.bound).collect())
         .unwrap_or_default();
+    let mut ready_by_zone = vec![0u32; state.zones.len()];
+    for pod in pods.iter().filter(|p| p.ready(now)) {
+        if let Some(count) = pod
+            .node
+            .and_then(|id| state.nodes.get(&id))
+            .and_then(|node| ready_by_zone.get_mut(node.zone))
+        {
+            *count += 1;
+        }
+    }
+    let hints = super::flows::zone_hints(view.routing, &ready_by_zone);
     let chunks: Vec<&[&Pod]> = if pods.is_empty() {
         vec![&[]]
     } else {
@@ -899,12 +950,13 @@ fn endpoint_slices(
                 5
             )
         );
-        let print = fingerprint(
+        let print = fingerprint((
+            hints,
             chunk
                 .iter()
-                .map(|p| (p.serial, p.node, p.ready(now)))
+                .map(|p| (p.serial, p.template_key, p.node, p.ready(now)))
                 .collect::<Vec<_>>(),
-        );
+        ));
         sink.offer("discovery.k8s.io/v1", "EndpointSlice", Some(view.namespace), &name, Some(print), &mut || {
             let endpoints: Vec<Value> = chunk
                 .iter()
@@ -918,7 +970,7 @@ fn endpoint_slices(
                         "conditions": {"ready": ready, "serving": ready, "terminating": false},
                         "nodeName": node.name,
                         "zone": zone,
-                        "targetRef": {"kind": "Pod", "namespace": view.namespace, "name": pod_name(&runtime.name, runtime.kind == WorkloadKind::StatefulSet, runtime.template_key, pod.serial)},
+                        "targetRef": {"kind": "Pod", "namespace": view.namespace, "name": pod_name(&runtime.name, runtime.kind == WorkloadKind::StatefulSet, pod.template_key, pod.serial)},
                     });
                     if hints {
                         endpoint["hints"] = json!({"forZones": [{"name": zone}]});
@@ -994,14 +1046,16 @@ fn autoscaling(cluster: &SimCluster, sink: &mut dyn ObjectSink) {
             });
         }
         if let Some(mode) = &spec.vpa {
-            sink.offer("autoscaling.k8s.io/v1", "VerticalPodAutoscaler", Some(ns), name, None, &mut || {
+            let vpa_name = spec.vpa_name.as_deref().unwrap_or(name);
+            sink.offer("autoscaling.k8s.io/v1", "VerticalPodAutoscaler", Some(ns), vpa_name, None, &mut || {
                 let container = container_name(runtime, &spec);
-                let target_cpu = (spec.cpu_usage_m * 1.15).max(10.0);
-                let target_memory = (spec.memory_usage_mib * 1.15).max(16.0);
+                let curve = super::workloads::curve(cluster.spec(), &spec, runtime.key);
+                let (target_cpu, target_memory) = super::workloads::vpa_target(&spec, &curve);
+                let (target_cpu, target_memory) = (target_cpu.max(10.0), target_memory.max(16.0));
                 json!({
                     "apiVersion": "autoscaling.k8s.io/v1",
                     "kind": "VerticalPodAutoscaler",
-                    "metadata": metadata("VerticalPodAutoscaler", Some(ns), name, cluster_birth(), json!({}), json!({"generation": 1})),
+                    "metadata": metadata("VerticalPodAutoscaler", Some(ns), vpa_name, cluster_birth(), json!({}), json!({"generation": 1})),
                     "spec": {"targetRef": target, "updatePolicy": {"updateMode": mode}},
                     "status": {
                         "recommendation": {"containerRecommendations": [{

@@ -2,6 +2,7 @@
 //! then once a real second advances virtual time by `speed` × the elapsed time, in whole
 //! engine steps, and sends the new snapshots and the clock.
 
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -10,6 +11,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::alerts::AlertRules;
 use super::engine::{STEP_SECONDS, SimCluster};
 use super::history::initial_updates;
+use super::serve::Shared;
+use super::serve::local::{LocalTransport, SharedSlot};
+use crate::backend::writer::{ClusterWriter, Identity};
 use crate::backend::{Backend, BackendHandle, Command, UpdateSender};
 use crate::domain::model::Update;
 use crate::domain::scenario::Scenario;
@@ -99,8 +103,21 @@ impl SimBackend {
 impl Backend for SimBackend {
     fn start(self: Box<Self>, updates: UpdateSender) -> BackendHandle {
         let (commands, receiver) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(*self, updates, receiver));
-        BackendHandle { commands, task }
+        let slot: SharedSlot = Arc::new(OnceLock::new());
+        // Fixes reach the simulator through the same API handlers `sim serve` answers with.
+        let writer = ClusterWriter::new(
+            Arc::new(LocalTransport::new(slot.clone())),
+            Identity {
+                user: "demo".to_string(),
+                context: "kockpit-sim".to_string(),
+            },
+        );
+        let task = tokio::spawn(run(*self, updates, receiver, slot));
+        BackendHandle {
+            commands,
+            task,
+            writer: Some(writer),
+        }
     }
 }
 
@@ -117,6 +134,7 @@ async fn run(
     backend: SimBackend,
     updates: UpdateSender,
     mut commands: mpsc::UnboundedReceiver<Command>,
+    slot: SharedSlot,
 ) {
     let SimBackend {
         scenario,
@@ -127,10 +145,14 @@ async fn run(
     // Building an hour of history is CPU work: keep it off the async workers.
     let built =
         tokio::task::spawn_blocking(move || initial_updates(&scenario, seed, start_offset)).await;
-    let Ok((mut cluster, burst)) = built else {
+    let Ok((cluster, burst)) = built else {
         tracing::error!("the simulator failed while building its history");
         return;
     };
+    // Shared with the API handlers that answer fixes; locked only while stepping.
+    let shared = Shared::in_process(cluster);
+    let _ = slot.set(shared.clone());
+    let cluster = &shared.sim;
     // The alerts the incident would fire ride along with the snapshots.
     let mut alert_rules = AlertRules::default();
     let burst = alert_rules.annotate(burst);
@@ -150,7 +172,7 @@ async fn run(
                 let now = Instant::now();
                 let steps = pacer.steps_for(now - last_tick);
                 last_tick = now;
-                if !advance_and_send(&mut cluster, steps, &updates, &mut alert_rules).await {
+                if !advance_and_send(cluster, steps, &updates, &mut alert_rules).await {
                     return;
                 }
             }
@@ -171,17 +193,24 @@ async fn run(
 
 /// Moves the cluster on and reports it; false when nobody listens any more.
 async fn advance_and_send(
-    cluster: &mut SimCluster,
+    cluster: &Mutex<SimCluster>,
     steps: u64,
     updates: &UpdateSender,
     alert_rules: &mut AlertRules,
 ) -> bool {
-    let mut batch = Vec::new();
-    if steps > 0 {
-        cluster.advance(steps);
-        batch = alert_rules.annotate(cluster.updates());
-    }
-    batch.push(Update::Clock { at: cluster.now() });
+    let batch = {
+        let Ok(mut cluster) = cluster.lock() else {
+            tracing::error!("the simulator failed while stepping");
+            return false;
+        };
+        let mut batch = Vec::new();
+        if steps > 0 {
+            cluster.advance(steps);
+            batch = alert_rules.annotate(cluster.updates());
+        }
+        batch.push(Update::Clock { at: cluster.now() });
+        batch
+    };
     send_all(updates, batch).await
 }
 

@@ -102,9 +102,11 @@ pub struct Pod {
     /// When the container passes its readiness probe (again, after a restart).
     pub ready_at: Option<Timestamp>,
     pub restarts: u32,
-    /// Requests the pod was created with (a spec change only reaches new pods).
+    /// Requests the pod was created with (a spec change reaches pods as they are replaced).
     pub cpu_request_m: f64,
     pub memory_request_mib: f64,
+    /// The pod template (ReplicaSet hash) the pod was created from.
+    pub template_key: u64,
 }
 
 impl Pod {
@@ -135,7 +137,11 @@ pub struct WorkloadRuntime {
     pub kind: WorkloadKind,
     /// Seeds this workload's noise and names.
     pub key: u64,
+    /// The current pod template's hash: new pods are created from it, and pods of an older
+    /// template are replaced (a rolling update).
     pub template_key: u64,
+    /// What the current template was made from (see `workloads::template_fingerprint`).
+    pub template_fingerprint: u64,
     pub pods: Vec<Pod>,
     /// Replicas the controller (or HPA) currently wants.
     pub desired: u32,
@@ -430,6 +436,7 @@ impl State {
             runtime.next_serial
         };
         runtime.next_serial += 1;
+        let template_key = runtime.template_key;
         runtime.pods.push(Pod {
             serial,
             node: None,
@@ -441,8 +448,51 @@ impl State {
             restarts: 0,
             cpu_request_m,
             memory_request_mib,
+            template_key,
         });
         runtime.unbound += 1;
+    }
+
+    /// Replaces a pod with a new one from the workload's current template, as a rolling
+    /// update does: the old pod leaves its node and the new one waits to be scheduled. A
+    /// StatefulSet's replacement keeps the ordinal; a Deployment's gets a new name.
+    pub fn replace_pod(
+        &mut self,
+        workload: usize,
+        pod: usize,
+        cpu_request_m: f64,
+        memory_request_mib: f64,
+    ) {
+        let now = self.now;
+        self.unassign(workload, pod);
+        let Some(runtime) = self.workloads.get_mut(workload) else {
+            return;
+        };
+        let serial = match runtime.pods.get(pod) {
+            Some(p) if runtime.kind == WorkloadKind::StatefulSet => p.serial,
+            Some(_) => {
+                runtime.next_serial += 1;
+                runtime.next_serial - 1
+            }
+            None => return,
+        };
+        let template_key = runtime.template_key;
+        if let Some(p) = runtime.pods.get_mut(pod) {
+            // Unassigned above, so it is pending and already counted in `unbound`.
+            *p = Pod {
+                serial,
+                node: None,
+                bound: false,
+                created: now,
+                pending_since: Some(now),
+                pending_cause: PendingCause::NoCapacity,
+                ready_at: None,
+                restarts: 0,
+                cpu_request_m,
+                memory_request_mib,
+                template_key,
+            };
+        }
     }
 
     /// Removes the newest pod of a workload (scale-in).
@@ -553,6 +603,7 @@ mod tests {
             kind: WorkloadKind::Deployment,
             key: 1,
             template_key: 2,
+            template_fingerprint: 0,
             pods: Vec::new(),
             desired: 1,
             last_scale: chrono::Utc.timestamp_opt(0, 0).single().unwrap_or_default(),

@@ -6,10 +6,10 @@ use std::collections::VecDeque;
 use super::curves::Curve;
 use super::names::pod_name;
 use super::rng::{SplitMix64, hash_str, mix};
-use super::state::{Specs, State, WorkloadRuntime, WorkloadSource, seconds};
+use super::state::{Pod, Specs, State, WorkloadRuntime, WorkloadSource, seconds};
 use crate::domain::Timestamp;
 use crate::domain::model::{NamespaceInfo, UsageStats, VpaAdvice, WorkloadSnapshot, WorkloadUsage};
-use crate::domain::scenario::{Scenario, WorkloadKind, WorkloadSpec};
+use crate::domain::scenario::{DnsSpread, Scenario, WorkloadKind, WorkloadSpec, ZoneSpread};
 
 /// How often an HPA re-evaluates, and how long it waits before scaling in.
 const HPA_PERIOD_S: i64 = 15;
@@ -45,6 +45,7 @@ pub fn new_runtime(
     let curve = curve(scenario, spec, key);
     let desired = desired_replicas(spec, &curve, now);
     let oom_7d = prior_oom_kills_7d(spec, &curve, desired);
+    let template_fingerprint = template_fingerprint(spec, scenario, &source);
     let crash_before = if spec.crash_looping {
         (f64::from(desired) * CRASH_LOOP_HOURS_BEFORE * 3600.0 / CRASH_LOOP_RESTART_S).round()
             as u32
@@ -61,6 +62,7 @@ pub fn new_runtime(
             key,
             spec.cpu_request_m.to_bits() ^ spec.memory_request_mib.to_bits(),
         ),
+        template_fingerprint,
         pods: Vec::new(),
         desired,
         last_scale: now - chrono::Duration::hours(1),
@@ -185,6 +187,73 @@ pub fn reconcile_replicas(state: &mut State, specs: Specs<'_>, evaluate_hpa: boo
     }
 }
 
+/// What of a workload's spec is in its pod template: requests, limits, `ndots` and the
+/// topology spread. A change to any of them (a client's patch) rolls the pods.
+pub fn template_fingerprint(
+    spec: &WorkloadSpec,
+    scenario: &Scenario,
+    source: &WorkloadSource,
+) -> u64 {
+    let spread = match source {
+        WorkloadSource::CoreDns => scenario.dns.spread == DnsSpread::Zones,
+        WorkloadSource::Spec(_) => spec.zone_spread == ZoneSpread::Required,
+    };
+    let limit = |value: Option<f64>| value.map_or(u64::MAX, f64::to_bits);
+    [
+        spec.cpu_request_m.to_bits(),
+        spec.memory_request_mib.to_bits(),
+        limit(spec.cpu_limit_m),
+        limit(spec.memory_limit_mib),
+        u64::from(spec.dns.ndots),
+        u64::from(spread),
+    ]
+    .into_iter()
+    .fold(0x7e3d_1a7e, mix)
+}
+
+/// Rolling updates: when a workload's pod template changed, its pods are replaced by pods of
+/// the new template, never more unavailable at once than the strategy allows (a quarter of
+/// the replicas for a Deployment, one pod for a StatefulSet, highest ordinal first). Old
+/// pods that are not ready are replaced first: removing them costs no availability.
+pub fn roll_out(state: &mut State, specs: Specs<'_>) {
+    let now = state.now;
+    for w in 0..state.workloads.len() {
+        let runtime = &state.workloads[w];
+        let Some(spec) = specs.workload(&runtime.source) else {
+            continue;
+        };
+        let wanted = template_fingerprint(spec, specs.scenario, &runtime.source);
+        if wanted != runtime.template_fingerprint {
+            let runtime = &mut state.workloads[w];
+            runtime.template_fingerprint = wanted;
+            runtime.template_key = mix(runtime.template_key, wanted);
+        }
+        let runtime = &state.workloads[w];
+        let current = runtime.template_key;
+        let mut old: Vec<usize> = (0..runtime.pods.len())
+            .filter(|&p| runtime.pods[p].template_key != current)
+            .collect();
+        if old.is_empty() {
+            continue;
+        }
+        // StatefulSets go from the highest ordinal down.
+        old.reverse();
+        let max_unavailable = if runtime.kind == WorkloadKind::StatefulSet {
+            1
+        } else {
+            (runtime.desired as usize / 4).max(1)
+        };
+        let (not_ready, ready): (Vec<usize>, Vec<usize>) =
+            old.into_iter().partition(|&p| !runtime.pods[p].ready(now));
+        let unavailable = runtime.pods.iter().filter(|p| !p.ready(now)).count();
+        let budget = max_unavailable.saturating_sub(unavailable);
+        let (cpu, memory) = (spec.cpu_request_m, spec.memory_request_mib);
+        for p in not_ready.into_iter().chain(ready.into_iter().take(budget)) {
+            state.replace_pod(w, p, cpu, memory);
+        }
+    }
+}
+
 /// Whether the HPA should run this step.
 pub fn hpa_due(step: u64, step_seconds: i64) -> bool {
     (step as i64 * step_seconds) % HPA_PERIOD_S < step_seconds
@@ -266,6 +335,15 @@ fn round_to(value: f64, step: f64) -> f64 {
     (value / step).ceil() * step
 }
 
+/// What the simulated VPA recommender targets for one replica: (millicores, MiB). The
+/// VPA objects' status and the right-sizing view show the same figures.
+pub fn vpa_target(spec: &WorkloadSpec, curve: &Curve) -> (f64, f64) {
+    (
+        round_to(cpu_quantile(spec, curve, 0.9) * 1.15, 5.0),
+        round_to(memory_quantile(spec, curve, 0.9) * 1.15, 1.0),
+    )
+}
+
 fn usage_row(
     spec: &WorkloadSpec,
     namespace: &str,
@@ -287,10 +365,13 @@ fn usage_row(
         memory_limit_mib: spec.memory_limit_mib,
         oom_kills_7d: 0,
         restarts_24h: 0,
-        vpa: spec.vpa.as_ref().map(|mode| VpaAdvice {
-            update_mode: mode.clone(),
-            cpu_target_m: round_to(cpu_quantile(spec, curve, 0.9) * 1.15, 5.0),
-            memory_target_mib: round_to(memory_quantile(spec, curve, 0.9) * 1.15, 1.0),
+        vpa: spec.vpa.as_ref().map(|mode| {
+            let (cpu_target_m, memory_target_mib) = vpa_target(spec, curve);
+            VpaAdvice {
+                update_mode: mode.clone(),
+                cpu_target_m,
+                memory_target_mib,
+            }
         }),
         hpa_on_cpu: spec.hpa.is_some(),
         usage: Some(UsageStats {
@@ -370,12 +451,12 @@ pub fn snapshot(state: &State, specs: Specs<'_>, ready_nodes: u32, seed: u64) ->
 }
 
 /// The pod name a runtime pod is shown under.
-pub fn pod_display_name(runtime: &WorkloadRuntime, serial: u64) -> String {
+pub fn pod_display_name(runtime: &WorkloadRuntime, pod: &Pod) -> String {
     pod_name(
         &runtime.name,
         runtime.kind == WorkloadKind::StatefulSet,
-        runtime.template_key,
-        serial,
+        pod.template_key,
+        pod.serial,
     )
 }
 

@@ -6,9 +6,10 @@ use crate::domain::model::{DnsPod, DnsSnapshot};
 use crate::domain::time::Timestamp;
 
 use super::objects::{ClusterObjects, ObjectKey, WorkloadProjection};
+use super::pods::is_coredns;
 
 /// The label value (`k8s-app`) CoreDNS pods and Deployment carry on EKS.
-pub const COREDNS_APP: &str = "kube-dns";
+pub use super::pods::COREDNS_APP;
 /// The label value (`k8s-app`) of the NodeLocal DNSCache DaemonSet.
 pub const NODELOCAL_APP: &str = "node-local-dns";
 const SYSTEM_NAMESPACE: &str = "kube-system";
@@ -36,12 +37,8 @@ pub fn dns(objects: &ClusterObjects, at: Timestamp) -> DnsSnapshot {
     });
     let pods = objects
         .pods
-        .values()
-        .filter(|pod| {
-            pod.namespace == SYSTEM_NAMESPACE
-                && pod.app.as_deref() == Some(COREDNS_APP)
-                && pod.is_running_or_pending()
-        })
+        .listed()
+        .filter(|pod| is_coredns(pod))
         .map(|pod| {
             let node = pod.node.clone().unwrap_or_default();
             let zone = objects

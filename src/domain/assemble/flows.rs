@@ -1,20 +1,34 @@
 //! The East-West pane from projections: how each Service routes between zones and where its
 //! ready endpoints are. Flow edges need flow metrics (Hubble), so without them there are none.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::domain::model::{FlowSnapshot, ServiceTopology, ZoneCount, ZoneRouting};
 use crate::domain::time::Timestamp;
 
-use super::objects::{ClusterObjects, ServiceProjection};
+use super::objects::{ClusterObjects, EndpointSliceProjection, ServiceProjection};
 
 pub fn flows(objects: &ClusterObjects, at: Timestamp) -> FlowSnapshot {
     let zones = zones(objects);
+    // The slices of each Service, found once instead of once per Service.
+    let mut slices: HashMap<(&str, &str), Vec<&EndpointSliceProjection>> = HashMap::new();
+    for slice in objects.endpoint_slices.values() {
+        if let Some(service) = slice.service.as_deref() {
+            slices
+                .entry((slice.namespace.as_str(), service))
+                .or_default()
+                .push(slice);
+        }
+    }
     let services = objects
         .services
         .values()
         .filter(|service| service.has_selector && !service.headless)
-        .map(|service| topology(objects, service, &zones))
+        .map(|service| {
+            let id = (service.namespace.as_str(), service.name.as_str());
+            let slices = slices.get(&id).map(Vec::as_slice).unwrap_or_default();
+            topology(objects, service, slices, &zones)
+        })
         .collect();
     FlowSnapshot {
         at,
@@ -63,17 +77,12 @@ pub fn zone_routing(service: &ServiceProjection) -> ZoneRouting {
 fn topology(
     objects: &ClusterObjects,
     service: &ServiceProjection,
+    slices: &[&EndpointSliceProjection],
     zones: &[String],
 ) -> ServiceTopology {
     let mut counts = vec![0u32; zones.len()];
     let mut hints = false;
-    let endpoints = objects
-        .endpoint_slices
-        .values()
-        .filter(|slice| {
-            slice.namespace == service.namespace && slice.service.as_deref() == Some(&service.name)
-        })
-        .flat_map(|slice| slice.endpoints.iter());
+    let endpoints = slices.iter().flat_map(|slice| slice.endpoints.iter());
     for endpoint in endpoints {
         hints |= endpoint.hinted;
         if !endpoint.ready {

@@ -22,6 +22,7 @@ pub fn gateways(objects: &ClusterObjects, at: Timestamp) -> GatewaySnapshot {
             attached_routes: gateway.attached_routes,
             requests_per_sec: None,
             error_5xx_ratio: None,
+            load_balancer: None,
         })
         .collect();
     let routes = objects

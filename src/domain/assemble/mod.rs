@@ -7,6 +7,7 @@ pub mod flows;
 pub mod gateways;
 pub mod nodes;
 pub mod objects;
+pub mod pods;
 pub mod quantity;
 pub mod workloads;
 

@@ -2,7 +2,7 @@
 //! (NodeClaims created and deleted, with reasons from Karpenter's Events), pending pods,
 //! provisioning latency (NodeClaim creation → `Initialized`) and disruption blockers.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::domain::model::{
     Blocker, BlockerKind, Capacity, ChurnEvent, ChurnKind, NodeInfo, NodePoolInfo, NodeSnapshot,
@@ -35,27 +35,12 @@ pub fn nodes(objects: &ClusterObjects, at: Timestamp) -> NodeSnapshot {
 }
 
 fn node_infos(objects: &ClusterObjects, at: Timestamp) -> Vec<NodeInfo> {
-    // (cpu m, memory MiB, pods) requested on each node by pods that still hold resources.
-    let mut requested: BTreeMap<&str, (f64, f64, u32)> = BTreeMap::new();
-    for pod in objects.pods.values().filter(|p| p.is_running_or_pending()) {
-        let Some(node) = pod.node.as_deref() else {
-            continue;
-        };
-        let entry = requested.entry(node).or_default();
-        for container in &pod.containers {
-            entry.0 += container.resources.cpu_request_m.unwrap_or(0.0);
-            entry.1 += container.resources.memory_request_mib.unwrap_or(0.0);
-        }
-        entry.2 += 1;
-    }
     objects
         .nodes
         .values()
         .map(|node| {
-            let (cpu, memory, pods) = requested
-                .get(node.name.as_str())
-                .copied()
-                .unwrap_or_default();
+            // Kept as running totals as pods change: no pass over the pods here.
+            let requested = objects.pods.on_node(&node.name);
             NodeInfo {
                 name: node.name.clone(),
                 nodepool: node.nodepool.clone(),
@@ -69,10 +54,10 @@ fn node_infos(objects: &ClusterObjects, at: Timestamp) -> Vec<NodeInfo> {
                 ready: node.ready,
                 disrupting: node.disrupting,
                 cpu_allocatable_m: node.cpu_allocatable_m,
-                cpu_requested_m: cpu,
+                cpu_requested_m: requested.cpu_m,
                 memory_allocatable_mib: node.memory_allocatable_mib,
-                memory_requested_mib: memory,
-                pods,
+                memory_requested_mib: requested.memory_mib,
+                pods: requested.pods,
             }
         })
         .collect()
@@ -236,7 +221,7 @@ fn churn(objects: &ClusterObjects, window_start: Timestamp) -> Vec<ChurnEvent> {
 fn pending_pods(objects: &ClusterObjects) -> Vec<PendingPod> {
     objects
         .pods
-        .values()
+        .listed()
         .filter(|pod| pod.phase == "Pending" && pod.node.is_none())
         .filter_map(|pod| {
             let since = pod.pending_since.or(pod.created)?;
@@ -293,7 +278,7 @@ fn blockers(objects: &ClusterObjects) -> Vec<Blocker> {
         });
     let pinned = objects
         .pods
-        .values()
+        .listed()
         .filter(|pod| pod.do_not_disrupt && pod.is_running_or_pending())
         .map(|pod| Blocker {
             kind: BlockerKind::DoNotDisrupt,

@@ -2,10 +2,13 @@
 //! them. A backend turns each watched object into one of these (only the fields a pane uses)
 //! and applies changes here; the assembly functions read the store.
 
-use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::model::{Capacity, Condition, DisruptionBudget, RouteKind};
 use crate::domain::time::Timestamp;
+
+pub use super::pods::{Name, Pods};
 
 /// Where an object lives: namespace ("" for cluster-scoped objects) and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -532,11 +535,99 @@ impl Projection {
 /// How long deleted NodeClaims are remembered for the churn timeline.
 pub const CHURN_WINDOW_SECONDS: i64 = 3600;
 
+/// Which pane snapshots have inputs that changed since they were last assembled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changed {
+    pub dns: bool,
+    pub gateways: bool,
+    pub flows: bool,
+    pub nodes: bool,
+    pub workloads: bool,
+}
+
+impl Changed {
+    pub const ALL: Changed = Changed {
+        dns: true,
+        gateways: true,
+        flows: true,
+        nodes: true,
+        workloads: true,
+    };
+
+    pub fn any(self) -> bool {
+        self.dns || self.gateways || self.flows || self.nodes || self.workloads
+    }
+
+    fn add(&mut self, other: Changed) {
+        self.dns |= other.dns;
+        self.gateways |= other.gateways;
+        self.flows |= other.flows;
+        self.nodes |= other.nodes;
+        self.workloads |= other.workloads;
+    }
+
+    /// The snapshots that read objects of `kind` (pods and nodes are finer: see `upsert`).
+    fn of_kind(kind: ObjectKind) -> Changed {
+        let mut changed = Changed::default();
+        match kind {
+            ObjectKind::Node => {
+                changed.nodes = true;
+                changed.flows = true;
+                changed.dns = true;
+            }
+            ObjectKind::Pod => changed = Changed::ALL,
+            ObjectKind::Service | ObjectKind::EndpointSlice => {
+                changed.flows = true;
+                changed.gateways = true;
+            }
+            ObjectKind::Deployment | ObjectKind::DaemonSet => {
+                changed.dns = true;
+                changed.workloads = true;
+            }
+            ObjectKind::StatefulSet
+            | ObjectKind::ReplicaSet
+            | ObjectKind::HorizontalPodAutoscaler
+            | ObjectKind::Namespace
+            | ObjectKind::VerticalPodAutoscaler => changed.workloads = true,
+            ObjectKind::ConfigMap => changed.dns = true,
+            ObjectKind::Event
+            | ObjectKind::PodDisruptionBudget
+            | ObjectKind::NodePool
+            | ObjectKind::NodeClaim
+            | ObjectKind::Ec2NodeClass => changed.nodes = true,
+            ObjectKind::GatewayClass
+            | ObjectKind::Gateway
+            | ObjectKind::HttpRoute
+            | ObjectKind::GrpcRoute
+            | ObjectKind::ReferenceGrant => changed.gateways = true,
+        }
+        changed
+    }
+}
+
+/// Stores `value` under `key`; false when an equal value was already there.
+fn put<T: PartialEq>(map: &mut BTreeMap<ObjectKey, T>, key: ObjectKey, value: T) -> bool {
+    match map.entry(key) {
+        Entry::Occupied(mut entry) => {
+            if *entry.get() == value {
+                return false;
+            }
+            entry.insert(value);
+            true
+        }
+        Entry::Vacant(entry) => {
+            entry.insert(value);
+            true
+        }
+    }
+}
+
 /// Everything kockpit knows about the cluster's objects, keyed by kind, namespace and name.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Pods are kept as running totals (see `pods`); every other kind whole, as projected.
+#[derive(Debug, Clone, Default)]
 pub struct ClusterObjects {
     pub nodes: BTreeMap<ObjectKey, NodeProjection>,
-    pub pods: BTreeMap<ObjectKey, PodProjection>,
+    pub pods: Pods,
     pub services: BTreeMap<ObjectKey, ServiceProjection>,
     pub endpoint_slices: BTreeMap<ObjectKey, EndpointSliceProjection>,
     pub deployments: BTreeMap<ObjectKey, WorkloadProjection>,
@@ -559,91 +650,159 @@ pub struct ClusterObjects {
     pub vpas: BTreeMap<ObjectKey, VpaProjection>,
     /// NodeClaims seen disappearing, newest last, pruned to the churn window.
     pub deleted_nodeclaims: Vec<ObservedDeletion>,
+    /// Snapshots whose inputs changed since `take_changed`.
+    changed: Changed,
+    /// Kinds being relisted: the keys held before the relist that it has not delivered yet.
+    relisting: BTreeMap<ObjectKind, BTreeSet<ObjectKey>>,
 }
 
 impl ClusterObjects {
+    /// Which snapshots need assembling again.
+    pub fn changed(&self) -> Changed {
+        self.changed
+    }
+
+    /// Which snapshots need assembling again; clears the record.
+    pub fn take_changed(&mut self) -> Changed {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Marks snapshots as changed by something outside the store (a metrics source).
+    pub fn mark_changed(&mut self, changed: Changed) {
+        self.changed.add(changed);
+    }
+
     /// Stores a new or changed object.
     pub fn upsert(&mut self, projection: Projection) {
+        let kind = projection.kind();
+        if let Some(pending) = self.relisting.get_mut(&kind).filter(|p| !p.is_empty()) {
+            pending.remove(&projection.key());
+        }
+        if let Projection::Pod(pod) = projection {
+            // Pods need no key of their own: they are filed by namespace and name.
+            let change = self.pods.upsert(pod);
+            self.changed.nodes |= change.nodes;
+            self.changed.dns |= change.dns;
+            self.changed.workloads |= change.workloads;
+            return;
+        }
         let key = projection.key();
-        match projection {
-            Projection::Node(p) => _ = self.nodes.insert(key, p),
-            Projection::Pod(p) => _ = self.pods.insert(key, p),
-            Projection::Service(p) => _ = self.services.insert(key, p),
-            Projection::EndpointSlice(p) => _ = self.endpoint_slices.insert(key, p),
+        let changed = match projection {
+            Projection::Node(p) => {
+                let zone_before = self.nodes.get(&key).map(|n| n.zone.clone());
+                let zone_after = Some(p.zone.clone());
+                if put(&mut self.nodes, key, p) {
+                    // Zones place CoreDNS pods and endpoints; other node fields only the
+                    // Nodes pane reads.
+                    let zone_changed = zone_before != zone_after;
+                    self.changed.dns |= zone_changed;
+                    self.changed.flows |= zone_changed;
+                    self.changed.nodes = true;
+                }
+                return;
+            }
+            Projection::Pod(_) => false,
+            Projection::Service(p) => put(&mut self.services, key, p),
+            Projection::EndpointSlice(p) => put(&mut self.endpoint_slices, key, p),
             Projection::Workload(p) => match p.kind {
-                WorkloadKind::Deployment => _ = self.deployments.insert(key, p),
-                WorkloadKind::StatefulSet => _ = self.stateful_sets.insert(key, p),
-                WorkloadKind::DaemonSet => _ = self.daemon_sets.insert(key, p),
+                WorkloadKind::Deployment => put(&mut self.deployments, key, p),
+                WorkloadKind::StatefulSet => put(&mut self.stateful_sets, key, p),
+                WorkloadKind::DaemonSet => put(&mut self.daemon_sets, key, p),
             },
-            Projection::ReplicaSet(p) => _ = self.replica_sets.insert(key, p),
-            Projection::ConfigMap(p) => _ = self.config_maps.insert(key, p),
-            Projection::Event(p) => _ = self.events.insert(key, p),
-            Projection::Hpa(p) => _ = self.hpas.insert(key, p),
-            Projection::Pdb(p) => _ = self.pdbs.insert(key, p),
-            Projection::Namespace(p) => _ = self.namespaces.insert(key, p),
-            Projection::GatewayClass(p) => _ = self.gateway_classes.insert(key, p),
-            Projection::Gateway(p) => _ = self.gateways.insert(key, p),
+            Projection::ReplicaSet(p) => put(&mut self.replica_sets, key, p),
+            Projection::ConfigMap(p) => put(&mut self.config_maps, key, p),
+            Projection::Event(p) => put(&mut self.events, key, p),
+            Projection::Hpa(p) => put(&mut self.hpas, key, p),
+            Projection::Pdb(p) => put(&mut self.pdbs, key, p),
+            Projection::Namespace(p) => put(&mut self.namespaces, key, p),
+            Projection::GatewayClass(p) => put(&mut self.gateway_classes, key, p),
+            Projection::Gateway(p) => put(&mut self.gateways, key, p),
             Projection::Route(p) => match p.kind {
-                RouteKind::Http => _ = self.http_routes.insert(key, p),
-                RouteKind::Grpc => _ = self.grpc_routes.insert(key, p),
+                RouteKind::Http => put(&mut self.http_routes, key, p),
+                RouteKind::Grpc => put(&mut self.grpc_routes, key, p),
             },
-            Projection::ReferenceGrant(p) => _ = self.reference_grants.insert(key, p),
-            Projection::NodePool(p) => _ = self.nodepools.insert(key, p),
-            Projection::NodeClaim(p) => _ = self.nodeclaims.insert(key, p),
-            Projection::Ec2NodeClass(p) => _ = self.ec2_node_classes.insert(key, p),
-            Projection::Vpa(p) => _ = self.vpas.insert(key, p),
+            Projection::ReferenceGrant(p) => put(&mut self.reference_grants, key, p),
+            Projection::NodePool(p) => put(&mut self.nodepools, key, p),
+            Projection::NodeClaim(p) => put(&mut self.nodeclaims, key, p),
+            Projection::Ec2NodeClass(p) => put(&mut self.ec2_node_classes, key, p),
+            Projection::Vpa(p) => put(&mut self.vpas, key, p),
+        };
+        if changed {
+            self.changed.add(Changed::of_kind(kind));
         }
     }
 
     /// Forgets a deleted object. A deleted NodeClaim is remembered (with `at`) for churn.
     pub fn remove(&mut self, kind: ObjectKind, key: &ObjectKey, at: Timestamp) {
-        match kind {
-            ObjectKind::Node => _ = self.nodes.remove(key),
-            ObjectKind::Pod => _ = self.pods.remove(key),
-            ObjectKind::Service => _ = self.services.remove(key),
-            ObjectKind::EndpointSlice => _ = self.endpoint_slices.remove(key),
-            ObjectKind::Deployment => _ = self.deployments.remove(key),
-            ObjectKind::StatefulSet => _ = self.stateful_sets.remove(key),
-            ObjectKind::DaemonSet => _ = self.daemon_sets.remove(key),
-            ObjectKind::ReplicaSet => _ = self.replica_sets.remove(key),
-            ObjectKind::ConfigMap => _ = self.config_maps.remove(key),
-            ObjectKind::Event => _ = self.events.remove(key),
-            ObjectKind::HorizontalPodAutoscaler => _ = self.hpas.remove(key),
-            ObjectKind::PodDisruptionBudget => _ = self.pdbs.remove(key),
-            ObjectKind::Namespace => _ = self.namespaces.remove(key),
-            ObjectKind::GatewayClass => _ = self.gateway_classes.remove(key),
-            ObjectKind::Gateway => _ = self.gateways.remove(key),
-            ObjectKind::HttpRoute => _ = self.http_routes.remove(key),
-            ObjectKind::GrpcRoute => _ = self.grpc_routes.remove(key),
-            ObjectKind::ReferenceGrant => _ = self.reference_grants.remove(key),
-            ObjectKind::NodePool => _ = self.nodepools.remove(key),
+        let removed = match kind {
+            ObjectKind::Node => self.nodes.remove(key).is_some(),
+            ObjectKind::Pod => {
+                let change = self.pods.remove(key);
+                self.changed.nodes |= change.nodes;
+                self.changed.dns |= change.dns;
+                self.changed.workloads |= change.workloads;
+                return;
+            }
+            ObjectKind::Service => self.services.remove(key).is_some(),
+            ObjectKind::EndpointSlice => self.endpoint_slices.remove(key).is_some(),
+            ObjectKind::Deployment => self.deployments.remove(key).is_some(),
+            ObjectKind::StatefulSet => self.stateful_sets.remove(key).is_some(),
+            ObjectKind::DaemonSet => self.daemon_sets.remove(key).is_some(),
+            ObjectKind::ReplicaSet => self.replica_sets.remove(key).is_some(),
+            ObjectKind::ConfigMap => self.config_maps.remove(key).is_some(),
+            ObjectKind::Event => self.events.remove(key).is_some(),
+            ObjectKind::HorizontalPodAutoscaler => self.hpas.remove(key).is_some(),
+            ObjectKind::PodDisruptionBudget => self.pdbs.remove(key).is_some(),
+            ObjectKind::Namespace => self.namespaces.remove(key).is_some(),
+            ObjectKind::GatewayClass => self.gateway_classes.remove(key).is_some(),
+            ObjectKind::Gateway => self.gateways.remove(key).is_some(),
+            ObjectKind::HttpRoute => self.http_routes.remove(key).is_some(),
+            ObjectKind::GrpcRoute => self.grpc_routes.remove(key).is_some(),
+            ObjectKind::ReferenceGrant => self.reference_grants.remove(key).is_some(),
+            ObjectKind::NodePool => self.nodepools.remove(key).is_some(),
             ObjectKind::NodeClaim => {
-                if let Some(claim) = self.nodeclaims.remove(key) {
+                let removed = self.nodeclaims.remove(key);
+                let found = removed.is_some();
+                if let Some(claim) = removed {
                     self.deleted_nodeclaims.push(ObservedDeletion { claim, at });
                 }
                 self.prune_deletions(at);
+                found
             }
-            ObjectKind::Ec2NodeClass => _ = self.ec2_node_classes.remove(key),
-            ObjectKind::VerticalPodAutoscaler => _ = self.vpas.remove(key),
+            ObjectKind::Ec2NodeClass => self.ec2_node_classes.remove(key).is_some(),
+            ObjectKind::VerticalPodAutoscaler => self.vpas.remove(key).is_some(),
+        };
+        if removed {
+            self.changed.add(Changed::of_kind(kind));
+        }
+    }
+
+    /// A (re)list of `kind` begins: what it does not deliver before `end_relist` is gone.
+    /// The objects are applied as they arrive, page by page, so a large list is never held
+    /// twice.
+    pub fn begin_relist(&mut self, kind: ObjectKind) {
+        let held: BTreeSet<ObjectKey> = self.keys(kind).into_iter().collect();
+        self.relisting.insert(kind, held);
+    }
+
+    /// The (re)list of `kind` is complete: objects it did not deliver count as deleted at
+    /// `at`. Without a `begin_relist`, nothing is removed.
+    pub fn end_relist(&mut self, kind: ObjectKind, at: Timestamp) {
+        for key in self.relisting.remove(&kind).unwrap_or_default() {
+            self.remove(kind, &key, at);
         }
     }
 
     /// Replaces every object of `kind` with a fresh list (after an initial list or a relist).
     /// NodeClaims that vanished between the lists count as deleted at `at`.
     pub fn replace(&mut self, kind: ObjectKind, projections: Vec<Projection>, at: Timestamp) {
-        let keys: Vec<ObjectKey> = self.keys(kind);
-        let fresh: std::collections::BTreeSet<ObjectKey> =
-            projections.iter().map(Projection::key).collect();
-        for key in keys {
-            if !fresh.contains(&key) {
-                self.remove(kind, &key, at);
-            }
-        }
+        self.begin_relist(kind);
         for projection in projections {
             if projection.kind() == kind {
                 self.upsert(projection);
             }
         }
+        self.end_relist(kind, at);
     }
 
     fn keys(&self, kind: ObjectKind) -> Vec<ObjectKey> {
@@ -652,7 +811,7 @@ impl ClusterObjects {
         }
         match kind {
             ObjectKind::Node => of(&self.nodes),
-            ObjectKind::Pod => of(&self.pods),
+            ObjectKind::Pod => self.pods.keys(),
             ObjectKind::Service => of(&self.services),
             ObjectKind::EndpointSlice => of(&self.endpoint_slices),
             ObjectKind::Deployment => of(&self.deployments),

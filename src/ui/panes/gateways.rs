@@ -265,10 +265,18 @@ fn gateways_table(
         Column::left("prog", Constraint::Length(4)),
         Column::right("routes", Constraint::Length(6)),
     ];
+    // Shown only when CloudWatch gave figures: its header names the source.
+    let load_balancers = large && snapshot.gateways.iter().any(|g| g.load_balancer.is_some());
     if large {
         columns.push(Column::right("req/s", Constraint::Length(6)));
         columns.push(Column::right("5xx", Constraint::Length(6)));
         columns.push(Column::left("condition", Constraint::Fill(3)));
+    }
+    if load_balancers {
+        columns.push(Column::left(
+            "load balancer (CloudWatch)",
+            Constraint::Fill(4),
+        ));
     }
     titled_table(
         frame,
@@ -314,9 +322,47 @@ fn gateways_table(
                     .unwrap_or_default();
                 cells.push(TableCell::outside(&condition, theme.muted));
             }
+            if load_balancers {
+                cells.push(load_balancer_cell(gateway.load_balancer.as_ref(), theme));
+            }
             cells
         },
     );
+}
+
+/// A Gateway's ALB/NLB as CloudWatch sees it: p99, 5xx the load balancer itself returned
+/// and target health (ALB); flows and bytes (NLB).
+fn load_balancer_cell(
+    figures: Option<&crate::domain::model::LoadBalancerMetrics>,
+    theme: &Theme,
+) -> TableCell {
+    use crate::domain::format::{bytes_per_sec, millis, rate};
+    let Some(figures) = figures else {
+        return TableCell::new("–", theme.muted);
+    };
+    // Most telling first: what does not fit the column is cut at the end.
+    let mut parts = vec![figures.kind.short().to_string()];
+    if let Some(p99) = figures.p99_response_ms {
+        parts.push(format!("p99 {}", millis(p99)));
+    }
+    let unhealthy = figures.unhealthy_hosts.unwrap_or(0.0);
+    if let Some(healthy) = figures.healthy_hosts {
+        parts.push(format!("hosts {healthy:.0} ok {unhealthy:.0} bad"));
+    }
+    if let Some(elb_5xx) = figures.elb_5xx_per_sec.filter(|r| *r > 0.0) {
+        parts.push(format!("LB 5xx {}/s", rate(elb_5xx)));
+    }
+    if let Some(flows) = figures.active_flows {
+        parts.push(format!("{} flows", rate(flows)));
+    }
+    if let Some(bytes) = figures.processed_bytes_per_sec {
+        parts.push(bytes_per_sec(bytes));
+    }
+    let trouble = unhealthy > 0.0 || figures.elb_5xx_per_sec.is_some_and(|r| r > 0.0);
+    TableCell::outside(
+        &parts.join(" · "),
+        if trouble { theme.warn } else { theme.text },
+    )
 }
 
 fn ratio_cell(

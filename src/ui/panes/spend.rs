@@ -145,10 +145,9 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput) {
     }
     let [prices, tables] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(areas.middle);
-    frame.render_widget(
-        fit_spans(prices_line(spend, theme), prices.width as usize),
-        prices,
-    );
+    let mut line = billed_spans(cockpit, theme);
+    line.extend(prices_line(spend, theme));
+    frame.render_widget(fit_spans(line, prices.width as usize), prices);
     let [top, by_node] =
         Layout::vertical([Constraint::Percentage(45), Constraint::Fill(1)]).areas(tables);
     let [by_namespace, by_workload] =
@@ -161,12 +160,30 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput) {
     findings(frame, areas.findings, input, Pane::Spend);
 }
 
+/// The account's bill so far this month from CloudWatch (`--cloudwatch`), beside the
+/// run-rate kockpit computes itself; nothing without it.
+fn billed_spans(cockpit: &Cockpit, theme: &Theme) -> Vec<Span<'static>> {
+    let Some(billed) = &cockpit.billing else {
+        return Vec::new();
+    };
+    vec![
+        Span::styled("billed this month ", theme.muted),
+        Span::styled(format::money(billed.month_to_date_usd), theme.text),
+        Span::styled(
+            format!(" (CloudWatch, {}) · ", billed.as_of.format("%b %d")),
+            theme.muted,
+        ),
+    ]
+}
+
 /// Where the money figures come from, and what they leave out.
 fn prices_line(spend: &SpendView, theme: &Theme) -> Vec<Span<'static>> {
-    let source = if spend.prices_source.trim().is_empty() {
+    // Origin, age and discounts: e.g. "AWS 2026-11-25 09:12 UTC, on-demand −28%".
+    let label = spend.prices.to_string();
+    let source = if label.trim().is_empty() {
         "unknown".to_string()
     } else {
-        sanitize(&spend.prices_source).into_owned()
+        sanitize(&label).into_owned()
     };
     let mut spans = vec![
         Span::styled("prices ", theme.muted),

@@ -1,14 +1,23 @@
 //! Talking to Prometheus (or Amazon Managed Service for Prometheus): the HTTP client with
 //! its credentials, and each query bounded by a timeout. Answers become domain samples.
+//!
+//! prometheus-http-query sends plain and bearer/basic requests. It has no hook to change a
+//! request once its body is built, so SigV4 requests (`Auth::SigV4`) are built here the same
+//! way (same paths and form parameters), signed, sent with the same reqwest client, and their
+//! answers read with the crate's own response types.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_http_query::Client;
-use prometheus_http_query::response::Data;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use prometheus_http_query::error::PrometheusError;
+use prometheus_http_query::response::{Data, PromqlResult};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use serde::de::DeserializeOwned;
 
 use super::{Auth, PrometheusOptions};
+use crate::backend::aws::{self, CredentialCache, Signer};
 use crate::domain::promql::Sample;
 
 /// Why a query gave no answer.
@@ -55,14 +64,43 @@ pub trait Querier: Send + Sync + 'static {
 
 /// The real client.
 pub struct PrometheusClient {
-    client: Client,
+    transport: Transport,
     timeout: Duration,
+}
+
+enum Transport {
+    Plain(Client),
+    Signed(SignedHttp),
+}
+
+/// Requests signed with SigV4 (service `aps`) for Amazon Managed Service for Prometheus.
+struct SignedHttp {
+    http: reqwest::Client,
+    base: reqwest::Url,
+    /// `--region`, else the region in the workspace URL; the default chain's when `None`.
+    region: Option<String>,
+    /// Credentials given by the caller; the default AWS chain's when `None`.
+    credentials: Option<Arc<CredentialCache>>,
+    /// Built on the first query: loading the AWS configuration is asynchronous.
+    signer: tokio::sync::OnceCell<Signer>,
+}
+
+/// The signing name of Amazon Managed Service for Prometheus.
+const APS_SERVICE: &str = "aps";
+
+/// The region of an AMP workspace URL: `aps-workspaces.<region>.amazonaws.com`.
+pub fn workspace_region(url: &reqwest::Url) -> Option<String> {
+    let host = url.host_str()?;
+    let rest = host.strip_prefix("aps-workspaces.")?;
+    let region = rest.split('.').next()?;
+    (region.contains('-') && rest[region.len()..].starts_with(".amazonaws.com"))
+        .then(|| region.to_string())
 }
 
 fn headers(auth: &Auth) -> Result<HeaderMap, ClientError> {
     let mut headers = HeaderMap::new();
     let value = match auth {
-        Auth::None => return Ok(headers),
+        Auth::None | Auth::SigV4 { .. } => return Ok(headers),
         Auth::Bearer(token) => format!("Bearer {token}"),
         Auth::Basic { username, password } => {
             use base64::Engine as _;
@@ -81,6 +119,21 @@ fn headers(auth: &Auth) -> Result<HeaderMap, ClientError> {
 
 impl PrometheusClient {
     pub fn new(options: &PrometheusOptions) -> Result<Self, ClientError> {
+        Self::build(options, None)
+    }
+
+    /// A SigV4 client (`Auth::SigV4`) signing with `credentials` instead of the default chain.
+    pub fn with_credentials(
+        options: &PrometheusOptions,
+        credentials: Arc<CredentialCache>,
+    ) -> Result<Self, ClientError> {
+        Self::build(options, Some(credentials))
+    }
+
+    fn build(
+        options: &PrometheusOptions,
+        credentials: Option<Arc<CredentialCache>>,
+    ) -> Result<Self, ClientError> {
         // reqwest's rustls verifies against the platform's roots; a whole-request timeout backs
         // up the per-query one so a stalled connection cannot hold a slot for ever.
         let http = reqwest::Client::builder()
@@ -89,12 +142,36 @@ impl PrometheusClient {
             .timeout(options.query_timeout + Duration::from_secs(1))
             .build()
             .map_err(|e| ClientError::Http(e.to_string()))?;
-        let client = Client::from(http, &options.url).map_err(|e| ClientError::Url {
-            url: options.url.clone(),
-            reason: e.to_string(),
-        })?;
+        let url_error = |reason: String| ClientError::Url {
+            url: options.endpoint(),
+            reason,
+        };
+        let transport = match &options.auth {
+            Auth::SigV4 { region } => {
+                let base =
+                    reqwest::Url::parse(&options.url).map_err(|e| url_error(e.to_string()))?;
+                if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+                    return Err(url_error("not an http(s) URL".to_string()));
+                }
+                if !base.username().is_empty() || base.password().is_some() {
+                    return Err(url_error(
+                        "user information cannot be combined with SigV4".to_string(),
+                    ));
+                }
+                Transport::Signed(SignedHttp {
+                    http,
+                    region: region.clone().or_else(|| workspace_region(&base)),
+                    base,
+                    credentials,
+                    signer: tokio::sync::OnceCell::new(),
+                })
+            }
+            _ => Transport::Plain(
+                Client::from(http, &options.url).map_err(|e| url_error(e.to_string()))?,
+            ),
+        };
         Ok(PrometheusClient {
-            client,
+            transport,
             timeout: options.query_timeout,
         })
     }
@@ -113,10 +190,142 @@ impl PrometheusClient {
         }
     }
 
+    /// A signed request, its time bounded like the plain ones (credential lookup included).
+    async fn signed<T: DeserializeOwned>(
+        &self,
+        signed: &SignedHttp,
+        path: &str,
+        form: Option<&[(&str, String)]>,
+    ) -> Result<T, QueryError> {
+        match tokio::time::timeout(self.timeout, signed.send(path, form)).await {
+            Err(_) => Err(QueryError::Timeout(self.timeout)),
+            Ok(result) => result,
+        }
+    }
+
     /// The server's own timeout, a little under ours, so it gives up on a heavy query too.
     fn server_timeout_ms(&self) -> i64 {
         (self.timeout.as_millis() as i64 * 9 / 10).max(100)
     }
+}
+
+const QUERY_PATH: &str = "api/v1/query";
+const QUERY_RANGE_PATH: &str = "api/v1/query_range";
+const NAMES_PATH: &str = "api/v1/label/__name__/values";
+
+/// How much of an unexpected answer goes into an error message.
+const ERROR_EXCERPT: usize = 200;
+
+/// The Prometheus HTTP API's envelope around every answer.
+#[derive(serde::Deserialize)]
+#[serde(tag = "status")]
+enum Envelope<D> {
+    #[serde(rename = "success")]
+    Success { data: D },
+    #[serde(rename = "error")]
+    Error(PrometheusError),
+}
+
+impl SignedHttp {
+    async fn signer(&self) -> Result<&Signer, QueryError> {
+        self.signer
+            .get_or_try_init(|| async {
+                let (credentials, chain_region) = match &self.credentials {
+                    Some(credentials) if self.region.is_some() => (credentials.clone(), None),
+                    given => {
+                        let environment = aws::default_environment(self.region.as_deref()).await;
+                        (
+                            given.clone().unwrap_or(environment.credentials),
+                            environment.region,
+                        )
+                    }
+                };
+                let region = self.region.clone().or(chain_region).ok_or_else(|| {
+                    QueryError::Http(
+                        "no AWS region to sign Prometheus queries with: pass --region or set AWS_REGION"
+                            .to_string(),
+                    )
+                })?;
+                Ok(Signer::new(APS_SERVICE, region, credentials))
+            })
+            .await
+    }
+
+    /// `base/path`, keeping the base's own path (an AMP workspace's `/workspaces/<id>`).
+    fn url(&self, path: &str) -> reqwest::Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}/{path}", url.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        url
+    }
+
+    /// POST with a form body when `form` is given, GET otherwise; signed; the answer's data.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        form: Option<&[(&str, String)]>,
+    ) -> Result<T, QueryError> {
+        let signer = self.signer().await?;
+        let url = self.url(path);
+        let builder = match form {
+            Some(pairs) => self
+                .http
+                .post(url)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form_body(pairs)),
+            None => self.http.get(url),
+        };
+        let mut request = builder
+            .build()
+            .map_err(|e| QueryError::Http(describe(&e)))?;
+        signer
+            .sign(&mut request)
+            .await
+            .map_err(|e| QueryError::Http(e.to_string()))?;
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| QueryError::Http(describe(&e)))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| QueryError::Http(describe(&e)))?;
+        match serde_json::from_slice::<Envelope<T>>(&body) {
+            Ok(Envelope::Success { data }) => Ok(data),
+            Ok(Envelope::Error(error)) => Err(QueryError::Prometheus(error.to_string())),
+            // AMP's own refusals (403 for a bad signature or missing aps:QueryMetrics) are
+            // `{"message": …}`, not the Prometheus envelope.
+            Err(_) if !status.is_success() => Err(QueryError::Http(format!(
+                "HTTP {status}: {}",
+                excerpt(&body)
+            ))),
+            Err(error) => Err(QueryError::Unexpected(format!(
+                "{error}: {}",
+                excerpt(&body)
+            ))),
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded`, as reqwest's `form` would encode it.
+fn form_body(pairs: &[(&str, String)]) -> String {
+    let mut url = reqwest::Url::parse("http://form.invalid/").expect("a fixed, valid URL");
+    url.query_pairs_mut()
+        .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+    url.query().unwrap_or_default().to_string()
+}
+
+/// The start of an answer, on one line, for an error message.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(ERROR_EXCERPT)
+        .collect();
+    line.trim().to_string()
 }
 
 /// The error with its causes, which is where reqwest says "connection refused".
@@ -140,21 +349,32 @@ fn labels(map: &std::collections::HashMap<String, String>) -> BTreeMap<String, S
 
 impl Querier for PrometheusClient {
     async fn metric_names(&self) -> Result<BTreeSet<String>, QueryError> {
-        let names = self
-            .bounded(self.client.label_values("__name__").get())
-            .await?;
+        let names: Vec<String> = match &self.transport {
+            Transport::Plain(client) => self.bounded(client.label_values("__name__").get()).await?,
+            Transport::Signed(signed) => self.signed(signed, NAMES_PATH, None).await?,
+        };
         Ok(names.into_iter().collect())
     }
 
     async fn instant(&self, promql: &str) -> Result<Vec<Sample>, QueryError> {
-        let result = self
-            .bounded(
-                self.client
-                    .query(promql)
-                    .timeout(self.server_timeout_ms())
-                    .post(),
-            )
-            .await?;
+        let result: PromqlResult = match &self.transport {
+            Transport::Plain(client) => {
+                self.bounded(
+                    client
+                        .query(promql)
+                        .timeout(self.server_timeout_ms())
+                        .post(),
+                )
+                .await?
+            }
+            Transport::Signed(signed) => {
+                let form = [
+                    ("query", promql.to_string()),
+                    ("timeout", format!("{}ms", self.server_timeout_ms())),
+                ];
+                self.signed(signed, QUERY_PATH, Some(&form)).await?
+            }
+        };
         match result.data() {
             Data::Vector(vector) => Ok(vector
                 .iter()
@@ -180,14 +400,28 @@ impl Querier for PrometheusClient {
         end: i64,
         step_s: f64,
     ) -> Result<Vec<RangeSeries>, QueryError> {
-        let result = self
-            .bounded(
-                self.client
-                    .query_range(promql, start, end, step_s)
-                    .timeout(self.server_timeout_ms())
-                    .post(),
-            )
-            .await?;
+        let result: PromqlResult = match &self.transport {
+            Transport::Plain(client) => {
+                self.bounded(
+                    client
+                        .query_range(promql, start, end, step_s)
+                        .timeout(self.server_timeout_ms())
+                        .post(),
+                )
+                .await?
+            }
+            Transport::Signed(signed) => {
+                // The same parameters, in the same order, as prometheus-http-query sends.
+                let form = [
+                    ("query", promql.to_string()),
+                    ("start", start.to_string()),
+                    ("end", end.to_string()),
+                    ("step", step_s.to_string()),
+                    ("timeout", format!("{}ms", self.server_timeout_ms())),
+                ];
+                self.signed(signed, QUERY_RANGE_PATH, Some(&form)).await?
+            }
+        };
         match result.data() {
             Data::Matrix(matrix) => Ok(matrix
                 .iter()

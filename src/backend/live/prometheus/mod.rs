@@ -4,7 +4,8 @@
 //!
 //! Credentials come from the environment, never the command line (which `ps` shows):
 //! `KOCKPIT_PROMETHEUS_TOKEN` (bearer), or `KOCKPIT_PROMETHEUS_USERNAME` and
-//! `KOCKPIT_PROMETHEUS_PASSWORD` (basic).
+//! `KOCKPIT_PROMETHEUS_PASSWORD` (basic), or, for Amazon Managed Service for Prometheus
+//! (`--prometheus-sigv4`), the default AWS credential chain signing every request with SigV4.
 
 pub mod client;
 pub mod scheduler;
@@ -35,6 +36,11 @@ pub enum Auth {
         username: String,
         password: String,
     },
+    /// SigV4 (service `aps`) with the default AWS credential chain. The region is `region`,
+    /// else the one in an `aps-workspaces.<region>.amazonaws.com` URL, else the chain's.
+    SigV4 {
+        region: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for Auth {
@@ -44,6 +50,10 @@ impl std::fmt::Debug for Auth {
             Auth::None => write!(f, "None"),
             Auth::Bearer(_) => write!(f, "Bearer(<redacted>)"),
             Auth::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
+            Auth::SigV4 { region } => match region {
+                Some(region) => write!(f, "SigV4({region})"),
+                None => write!(f, "SigV4"),
+            },
         }
     }
 }
@@ -55,6 +65,10 @@ pub enum ConfigError {
     HalfBasic,
     #[error("set either {TOKEN_ENV} or {USERNAME_ENV}/{PASSWORD_ENV}, not both")]
     BothAuth,
+    #[error(
+        "--prometheus-sigv4 signs with AWS credentials; unset {TOKEN_ENV}, {USERNAME_ENV} and {PASSWORD_ENV}"
+    )]
+    SigV4WithOtherAuth,
 }
 
 impl Auth {
@@ -70,6 +84,18 @@ impl Auth {
             (None, Some(username), Some(password)) => Ok(Auth::Basic { username, password }),
             (None, Some(_), None) | (None, None, Some(_)) => Err(ConfigError::HalfBasic),
             (None, None, None) => Ok(Auth::None),
+        }
+    }
+
+    /// `--prometheus-sigv4`: SigV4 in `region` (the `--region` flag), refusing a token or
+    /// password also set in the environment, since only one can be sent.
+    pub fn sigv4(
+        region: Option<String>,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Auth, ConfigError> {
+        match Auth::from_env(get) {
+            Ok(Auth::None) => Ok(Auth::SigV4 { region }),
+            Ok(_) | Err(_) => Err(ConfigError::SigV4WithOtherAuth),
         }
     }
 }
@@ -381,6 +407,25 @@ mod tests {
             Err(ConfigError::BothAuth)
         );
         assert!(!format!("{:?}", Auth::Bearer("secret".to_string())).contains("secret"));
+        assert_eq!(
+            Auth::sigv4(Some("eu-west-1".to_string()), env(&[])),
+            Ok(Auth::SigV4 {
+                region: Some("eu-west-1".to_string())
+            })
+        );
+        assert_eq!(
+            Auth::sigv4(None, env(&[(TOKEN_ENV, "t")])),
+            Err(ConfigError::SigV4WithOtherAuth)
+        );
+        assert_eq!(
+            format!(
+                "{:?}",
+                Auth::SigV4 {
+                    region: Some("eu-west-1".to_string())
+                }
+            ),
+            "SigV4(eu-west-1)"
+        );
     }
 
     #[test]

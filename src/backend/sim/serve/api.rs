@@ -1,6 +1,7 @@
 //! The resource endpoints: get, list (limit/continue, selectors), watch, create, patch
-//! (with dryRun and resourceVersion preconditions), delete, and the two self-access
-//! reviews. Changes to things the simulator models are written back into its spec.
+//! (with dryRun and resourceVersion preconditions), delete (with uid and resourceVersion
+//! preconditions), and the two self-access reviews. Creates, patches and deletes of what
+//! the simulator models are carried into its spec (`sim::writes`).
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use super::{Shared, watch};
 use crate::backend::sim::names::suffix;
 use crate::backend::sim::objects::{timestamp, uid_for};
 use crate::backend::sim::rng::hash_str;
+use crate::backend::sim::writes::{Write, write_back};
 
 /// Page size when a list asks for none: everything, as the API server does.
 const NO_LIMIT: usize = usize::MAX;
@@ -406,8 +408,9 @@ fn create(
     if request.dry_run() {
         return Ok(json_response(StatusCode::CREATED, &object));
     }
-    let stored = store.put(key, object, Origin::Foreign);
+    let stored = store.put(key.clone(), object, Origin::Foreign);
     drop(store);
+    adopt(shared, &target.def, &key, &stored);
     shared.notify();
     Ok(json_response(StatusCode::CREATED, &stored))
 }
@@ -521,8 +524,9 @@ fn patch_object(
             if request.dry_run() {
                 return Ok((StatusCode::CREATED, object));
             }
-            let stored = store.put(key, object, Origin::Foreign);
+            let stored = store.put(key.clone(), object, Origin::Foreign);
             drop(store);
+            adopt(shared, &target.def, &key, &stored);
             shared.notify();
             return Ok((StatusCode::CREATED, (*stored).clone()));
         }
@@ -585,51 +589,35 @@ fn patch_object(
     store.add_overlay(&key, overlay, spec_changed);
     let stored = store.put(key.clone(), value, origin);
     drop(store);
-    write_back(shared, &target.def, &key, &stored);
+    carry(
+        shared,
+        &target.def,
+        &key,
+        Write::Changed {
+            before: &before,
+            after: &stored,
+        },
+    );
     shared.notify();
     Ok((StatusCode::OK, (*stored).clone()))
 }
 
-/// Carries a client's change into the simulator's spec, so the next steps keep it and the
-/// simulated cluster responds (CoreDNS re-reads its Corefile, replicas are added or removed).
-///
-/// Modelled so far: the CoreDNS ConfigMap's `Corefile`, and `spec.replicas` of the CoreDNS
-/// Deployment and of the scenario's Deployments and StatefulSets (under an HPA the simulated
-/// HPA still decides how many pods run, as it would in a real cluster). Not yet modelled (the
-/// change sticks on the object, but the simulation does not react): container resources,
-/// Service routing annotations and `trafficDistribution`, route parents and backends,
-/// ReferenceGrants, NodePool disruption settings, PDBs, HPA bounds and VPA modes.
-fn write_back(shared: &Shared, def: &ResourceDef, key: &ObjKey, object: &Value) {
+/// Carries a client's write into the simulator's spec (see `writes`). Called with the store
+/// unlocked: the stepping task holds the simulator while it locks the store. Returns whether
+/// the simulator now models the object.
+fn carry(shared: &Shared, def: &ResourceDef, key: &ObjKey, write: Write<'_>) -> bool {
     let Ok(mut sim) = shared.sim.lock() else {
-        return;
+        return false;
     };
-    let spec = sim.spec_mut();
-    let (namespace, name) = (key.1.as_str(), key.2.as_str());
-    match def.kind.as_str() {
-        "ConfigMap" if namespace == "kube-system" && name == "coredns" => {
-            if let Some(corefile) = object.pointer("/data/Corefile").and_then(Value::as_str) {
-                spec.dns.corefile = corefile.to_string();
-            }
-        }
-        "Deployment" | "StatefulSet" => {
-            let Some(replicas) = object
-                .pointer("/spec/replicas")
-                .and_then(Value::as_u64)
-                .and_then(|r| u32::try_from(r).ok())
-            else {
-                return;
-            };
-            if namespace == "kube-system" && name == "coredns" {
-                spec.dns.replicas = replicas;
-            } else if let Some(workload) = spec
-                .workloads
-                .get_mut(name)
-                .filter(|w| w.namespace == namespace)
-            {
-                workload.replicas = replicas;
-            }
-        }
-        _ => {}
+    write_back(sim.spec_mut(), &def.kind, &key.1, &key.2, write)
+}
+
+/// A created object the simulator models becomes one of its own objects.
+fn adopt(shared: &Shared, def: &ResourceDef, key: &ObjKey, created: &Value) {
+    if carry(shared, def, key, Write::Created(created))
+        && let Ok(mut store) = shared.store.lock()
+    {
+        store.adopt(key);
     }
 }
 
@@ -640,18 +628,67 @@ fn delete(
     request: &ApiRequest,
 ) -> Result<hyper::Response<Body>, ApiError> {
     let key = key(target, name);
+    // DeleteOptions may carry preconditions: the delete is refused if the object is not the
+    // one the client means (uid) or has changed since (resourceVersion).
+    let options: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    // The simulator is held until its spec has followed the delete, so no render between the
+    // two brings a deleted object back. Locked before the store, as the stepping task does.
+    let mut sim = shared
+        .sim
+        .lock()
+        .map_err(|_| ApiError::new(500, "InternalError", "the simulator is unavailable"))?;
     let mut store = locked(shared)?;
+    let entry = store
+        .get(&key)
+        .ok_or_else(|| ApiError::not_found(&target.def.group, &target.def.plural, name))?;
+    let checks = [
+        ("UID", "uid", "/metadata/uid"),
+        (
+            "ResourceVersion",
+            "resourceVersion",
+            "/metadata/resourceVersion",
+        ),
+    ];
+    for (field, option, pointer) in checks {
+        let wanted = options
+            .pointer(&format!("/preconditions/{option}"))
+            .and_then(Value::as_str)
+            .filter(|w| !w.is_empty());
+        let actual = entry
+            .value
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if let Some(wanted) = wanted
+            && wanted != actual
+        {
+            return Err(ApiError::conflict(
+                &target.def.group,
+                &target.def.plural,
+                name,
+                &format!(
+                    "Precondition failed: {field} in precondition: {wanted}, {field} in object meta: {actual}"
+                ),
+            ));
+        }
+    }
     if request.dry_run() {
-        let entry = store
-            .get(&key)
-            .ok_or_else(|| ApiError::not_found(&target.def.group, &target.def.plural, name))?;
         return Ok(json_response(StatusCode::OK, &entry.value));
     }
-    // A simulated object comes back at the next step, as a controller would recreate it.
+    // A simulated object comes back at the next step, as a controller would recreate it,
+    // unless the delete removes it from the simulator's spec (a ReferenceGrant, a VPA).
     let gone = store
         .delete(&key)
         .ok_or_else(|| ApiError::not_found(&target.def.group, &target.def.plural, name))?;
     drop(store);
+    write_back(
+        sim.spec_mut(),
+        &target.def.kind,
+        &key.1,
+        &key.2,
+        Write::Deleted(&gone),
+    );
+    drop(sim);
     shared.notify();
     Ok(json_response(StatusCode::OK, &gone))
 }

@@ -10,9 +10,11 @@ mod api;
 pub mod discovery;
 pub mod faults;
 pub mod kubeconfig;
+pub mod local;
 pub mod manifests;
 pub mod patch;
 mod protobuf;
+pub mod requests;
 mod router;
 pub mod scale;
 pub mod select;
@@ -131,9 +133,31 @@ pub(crate) struct Shared {
     pub shutdown: signal::Receiver<bool>,
     pub metrics: MetricsFn,
     pub bookmark_interval: Duration,
+    pub requests: requests::RequestCounts,
 }
 
 impl Shared {
+    /// The simulator behind the API handlers with no listener, for the demo's fixes. The
+    /// store starts empty and is rendered on each request.
+    pub(crate) fn in_process(cluster: SimCluster) -> Arc<Shared> {
+        let (changes, _) = signal::channel(0);
+        // Nothing ever stops an in-process store's (absent) watches.
+        let (_stop, shutdown) = signal::channel(false);
+        Arc::new(Shared {
+            store: Mutex::new(Store::new(discovery::Registry::default(), 1_000)),
+            sim: Mutex::new(cluster),
+            faults: Faults::new(Vec::new()),
+            token: String::new(),
+            require_token: false,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            changes,
+            shutdown,
+            metrics: super::exposition::render,
+            bookmark_interval: Duration::from_secs(30),
+            requests: requests::RequestCounts::default(),
+        })
+    }
+
     /// Renders the simulator into the store and wakes the watches.
     pub fn render(&self) {
         let rv = {
@@ -279,6 +303,7 @@ impl Server {
             shutdown: shutdown.clone(),
             metrics: options.metrics,
             bookmark_interval: options.bookmark_interval,
+            requests: requests::RequestCounts::default(),
         });
         {
             let shared = shared.clone();
@@ -300,6 +325,7 @@ impl Server {
         let tasks = vec![
             tokio::spawn(router::accept_loop(listener, shared.clone())),
             tokio::spawn(step_loop(shared.clone(), options.speed)),
+            tokio::spawn(scale::churn_loop(shared.clone())),
         ];
         Ok(Server {
             addr,
@@ -322,6 +348,43 @@ impl Server {
             .lock()
             .map(|s| s.resource_version())
             .unwrap_or(0)
+    }
+
+    /// What the server has been asked so far, by kind of request.
+    pub fn requests(&self) -> requests::RequestTally {
+        self.shared.requests.tally()
+    }
+
+    /// The simulator's own view of the cluster now, as the demo's backend reports it: every
+    /// pane's snapshot (metrics included) and the clock. Tests judge fixes on it where the
+    /// served objects alone cannot tell (cache hit ratio, NXDOMAIN share, throttling).
+    pub async fn updates(&self) -> Vec<crate::domain::model::Update> {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let Ok(sim) = shared.sim.lock() else {
+                return Vec::new();
+            };
+            let mut updates = vec![crate::domain::model::Update::Cluster(sim.cluster_info())];
+            updates.extend(sim.updates());
+            updates.push(crate::domain::model::Update::Clock { at: sim.now() });
+            updates
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// The simulator's spec as client writes have left it (tests).
+    pub async fn spec(&self) -> Scenario {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            shared
+                .sim
+                .lock()
+                .map(|sim| sim.spec().clone())
+                .unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default()
     }
 
     /// Advances the simulator by `steps` now, whatever the speed (tests).

@@ -1,7 +1,8 @@
 //! PATCH bodies of the four content types the API server takes: JSON merge patch, JSON
-//! patch (RFC 6902, with `test`), strategic merge patch (approximated: a merge patch in
-//! which lists of objects with a `name` merge by name, as containers do) and server-side
-//! apply (approximated the same way, from YAML or JSON; field ownership is not tracked).
+//! patch (RFC 6902, with `test`), strategic merge patch (lists merge by their Kubernetes
+//! merge key, with the `$patch: delete | replace` directives; lists of objects with a `name`
+//! merge by name) and server-side apply (approximated as a merge patch in which lists of
+//! named objects merge by name, from YAML or JSON; field ownership is not tracked).
 
 use serde_json::{Map, Value};
 
@@ -36,7 +37,8 @@ impl PatchKind {
 pub enum Overlay {
     Merge(Value),
     Json(json_patch::Patch),
-    /// Strategic merge and apply.
+    Strategic(Value),
+    /// Server-side apply.
     Named(Value),
 }
 
@@ -48,7 +50,7 @@ impl Overlay {
         };
         match kind {
             PatchKind::Merge => Ok(Overlay::Merge(parse_json(body)?)),
-            PatchKind::Strategic => Ok(Overlay::Named(parse_json(body)?)),
+            PatchKind::Strategic => Ok(Overlay::Strategic(parse_json(body)?)),
             PatchKind::Json => serde_json::from_slice::<json_patch::Patch>(body)
                 .map(Overlay::Json)
                 .map_err(|e| ApiError::bad_request(format!("error decoding JSON patch: {e}"))),
@@ -78,6 +80,10 @@ impl Overlay {
                 merge_by_name(target, patch);
                 Ok(())
             }
+            Overlay::Strategic(patch) => {
+                strategic_merge(target, patch);
+                Ok(())
+            }
             Overlay::Json(patch) => json_patch::patch(target, patch).map_err(|e| {
                 let on_version = e.path.as_str() == "/metadata/resourceVersion";
                 match e.kind {
@@ -86,6 +92,11 @@ impl Overlay {
                         "Conflict",
                         "the object has been modified; please apply your changes to the latest version and try again",
                     ),
+                    // Worded as the API server's JSON-patch library words it.
+                    json_patch::PatchErrorKind::TestFailed => ApiError::invalid(format!(
+                        "the server rejected our request due to an error in our request: testing value {} failed: test failed",
+                        e.path
+                    )),
                     _ => ApiError::invalid(format!("the server rejected our request due to an error in our request: {e}")),
                 }
             }),
@@ -119,6 +130,104 @@ fn is_named_list(items: &[Value]) -> bool {
         && items
             .iter()
             .all(|i| i.get("name").is_some_and(Value::is_string))
+}
+
+/// The key a list's items merge by under a strategic merge patch (the `patchMergeKey` of the
+/// Kubernetes types), for the fields clients patch; `None` for lists that are replaced.
+fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
+    let all_have = |key: &str| !items.is_empty() && items.iter().all(|i| i.get(key).is_some());
+    match field {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets" => Some("name"),
+        "volumeMounts" => Some("mountPath"),
+        "topologySpreadConstraints" => Some("topologyKey"),
+        "conditions" => Some("type"),
+        // Container ports merge by containerPort, Service ports by port.
+        "ports" if all_have("containerPort") => Some("containerPort"),
+        "ports" if all_have("port") => Some("port"),
+        _ if is_named_list(items) => Some("name"),
+        _ => None,
+    }
+}
+
+fn directive(item: &Value) -> Option<&str> {
+    item.get("$patch").and_then(Value::as_str)
+}
+
+/// Strategic merge patch: maps merge, `null` deletes, keyed lists merge item by item (an
+/// item with `$patch: delete` is removed, `{"$patch": "replace"}` replaces the whole list),
+/// other lists are replaced.
+pub fn strategic_merge(target: &mut Value, patch: &Value) {
+    let Value::Object(patch_map) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let Value::Object(target_map) = target else {
+        return;
+    };
+    for (key, value) in patch_map {
+        if key.starts_with('$') {
+            continue;
+        }
+        match value {
+            Value::Null => {
+                target_map.remove(key);
+            }
+            Value::Object(_) => {
+                let slot = target_map.entry(key.clone()).or_insert(Value::Null);
+                strategic_merge(slot, value);
+            }
+            Value::Array(items) => match merge_key(key, items) {
+                Some(merge_key) => {
+                    let slot = target_map.entry(key.clone()).or_insert(Value::Null);
+                    merge_list(slot, items, merge_key);
+                }
+                None => {
+                    let kept: Vec<Value> = items
+                        .iter()
+                        .filter(|i| directive(i).is_none())
+                        .cloned()
+                        .collect();
+                    target_map.insert(key.clone(), Value::Array(kept));
+                }
+            },
+            other => {
+                target_map.insert(key.clone(), other.clone());
+            }
+        }
+    }
+}
+
+fn merge_list(target: &mut Value, items: &[Value], merge_key: &str) {
+    let replace = items.iter().any(|i| directive(i) == Some("replace"));
+    let mut list = match (replace, target.take()) {
+        (false, Value::Array(list)) => list,
+        _ => Vec::new(),
+    };
+    for item in items.iter().filter(|i| directive(i) != Some("replace")) {
+        let key = item.get(merge_key);
+        let position = key.and_then(|k| list.iter().position(|e| e.get(merge_key) == Some(k)));
+        match (directive(item), position) {
+            (Some("delete"), Some(index)) => {
+                list.remove(index);
+            }
+            (Some("delete"), None) => {}
+            (_, Some(index)) => strategic_merge(&mut list[index], item),
+            (_, None) => {
+                let mut fresh = Value::Object(Map::new());
+                strategic_merge(&mut fresh, item);
+                list.push(fresh);
+            }
+        }
+    }
+    *target = Value::Array(list);
 }
 
 /// Merge patch semantics, except that two lists of objects that all carry a `name` merge
@@ -182,6 +291,34 @@ mod tests {
         merge_by_name(&mut pod, &patch);
         assert_eq!(pod["spec"]["containers"][0]["image"], "x");
         assert_eq!(pod["spec"]["containers"][1]["image"], "z");
+    }
+
+    #[test]
+    fn strategic_lists_merge_by_key_and_obey_directives() {
+        let mut spec = json!({"topologySpreadConstraints": [
+            {"topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"}
+        ], "containers": [{"name": "a", "resources": {"limits": {"cpu": "1"}}}]});
+        let patch = json!({"topologySpreadConstraints": [
+            {"topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"},
+            {"topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"}
+        ], "containers": [{"name": "a", "resources": {"limits": {"cpu": null}}}]});
+        strategic_merge(&mut spec, &patch);
+        let constraints = spec["topologySpreadConstraints"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(constraints.len(), 2);
+        assert_eq!(constraints[0]["whenUnsatisfiable"], "ScheduleAnyway");
+        assert_eq!(spec["containers"][0]["resources"]["limits"], json!({}));
+        let undo = json!({"topologySpreadConstraints": [
+            {"topologyKey": "kubernetes.io/hostname", "$patch": "delete"},
+            {"topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"}
+        ]});
+        strategic_merge(&mut spec, &undo);
+        assert_eq!(
+            spec["topologySpreadConstraints"],
+            json!([{"topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"}])
+        );
     }
 
     #[test]

@@ -207,22 +207,35 @@ async fn handle_request(
             )));
         }
     };
-    let segments: Vec<String> = path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(percent_decode)
-        .collect();
     let request = ApiRequest {
         method,
-        segments,
+        segments: path_segments(&path),
         query,
         content_type,
         accept,
         body,
     };
-    Ok(route(&shared, request)
+    Ok(answer(&shared, request).await)
+}
+
+/// The decoded segments of a request path.
+pub fn path_segments(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect()
+}
+
+/// Answers an authorised request, counting it by what it could do to the cluster.
+pub async fn answer(shared: &Arc<Shared>, request: ApiRequest) -> Response<Body> {
+    if request.segments.first().is_none_or(|s| s != "_kockpit") {
+        shared
+            .requests
+            .count(&request.method, &request.segments, request.dry_run());
+    }
+    route(shared, request)
         .await
-        .unwrap_or_else(|error| error_response(&error)))
+        .unwrap_or_else(|error| error_response(&error))
 }
 
 async fn route(shared: &Arc<Shared>, request: ApiRequest) -> Result<Response<Body>, ApiError> {
@@ -256,6 +269,11 @@ async fn route(shared: &Arc<Shared>, request: ApiRequest) -> Result<Response<Bod
             .map(|doc| json_response(StatusCode::OK, &doc))
             .ok_or_else(|| ApiError::not_found_path(&format!("/apis/{group}/{version}"))),
         ["_kockpit", "faults"] => admin_faults(shared, &request),
+        ["_kockpit", "churn"] => super::scale::admin_churn(shared, &request),
+        ["_kockpit", "requests"] if get => Ok(json_response(
+            StatusCode::OK,
+            &serde_json::to_value(shared.requests.tally()).unwrap_or_default(),
+        )),
         ["api", "v1", rest @ ..] => super::api::resource(shared, "", "v1", rest, &request).await,
         ["apis", group, version, rest @ ..] => {
             super::api::resource(shared, group, version, rest, &request).await

@@ -4,7 +4,8 @@
 //! Simulated objects are re-rendered after every simulator step through `SimSink`; only
 //! objects whose fingerprint or JSON changed become MODIFIED events, objects no longer
 //! rendered become DELETED. Objects from manifests or created through the API are "foreign":
-//! the simulator never overwrites or deletes them.
+//! the simulator never overwrites or deletes them, unless a created object is one the
+//! simulator models (a ReferenceGrant, a VPA): that one is adopted and rendered from then on.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub struct Store {
     compacted: u64,
     window: usize,
     pass: u64,
+    /// Benchmark churn (`/_kockpit/churn`), applied under the same lock as every change.
+    pub churn: super::scale::Churn,
 }
 
 pub fn set_resource_version(value: &mut Value, rv: u64) {
@@ -90,6 +93,8 @@ pub fn set_resource_version(value: &mut Value, rv: u64) {
     }
 }
 
+/// Adds the generations client changes made to a re-rendered object. The simulated
+/// controllers reconcile at once, so what the status says it observed moves with them.
 fn bump_generation(value: &mut Value, extra: i64) {
     if extra == 0 {
         return;
@@ -97,6 +102,26 @@ fn bump_generation(value: &mut Value, extra: i64) {
     if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
         let base = meta.get("generation").and_then(Value::as_i64).unwrap_or(1);
         meta.insert("generation".into(), json!(base + extra));
+    }
+    if let Some(status) = value.get_mut("status") {
+        bump_observed(status, extra);
+    }
+}
+
+fn bump_observed(value: &mut Value, extra: i64) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                match item.as_i64() {
+                    Some(observed) if key == "observedGeneration" => {
+                        *item = json!(observed + extra)
+                    }
+                    _ => bump_observed(item, extra),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| bump_observed(item, extra)),
+        _ => {}
     }
 }
 
@@ -110,6 +135,7 @@ impl Store {
             compacted: 0,
             window: window.max(1),
             pass: 0,
+            churn: super::scale::Churn::default(),
         }
     }
 
@@ -192,6 +218,29 @@ impl Store {
             if spec_changed {
                 entry.extra_generation += 1;
             }
+        }
+    }
+
+    /// Makes an object a client created into a simulated one, once the simulator models it
+    /// (its spec now holds it): from the next render on the simulator keeps it, fills its
+    /// status and removes it when its spec entry goes, and the client's fields stay on top.
+    pub fn adopt(&mut self, key: &ObjKey) {
+        if let Some(entry) = self.objects.get_mut(key)
+            && entry.origin == Origin::Foreign
+        {
+            let mut fields = (*entry.value).clone();
+            if let Some(object) = fields.as_object_mut() {
+                object.remove("status");
+            }
+            if let Some(meta) = fields.get_mut("metadata").and_then(Value::as_object_mut) {
+                for field in ["resourceVersion", "generation", "uid"] {
+                    meta.remove(field);
+                }
+            }
+            entry.origin = Origin::Sim;
+            entry.overlays = vec![Overlay::Merge(fields)];
+            entry.fingerprint = None;
+            entry.seen = self.pass;
         }
     }
 
