@@ -11,6 +11,8 @@ pub mod health;
 pub mod project;
 /// Metric figures from Prometheus, merged into the snapshots (`--prometheus`).
 pub mod prometheus;
+/// Slim decoding of the kinds a large cluster has most of (pods).
+pub mod slim;
 mod task;
 pub mod watch;
 pub mod writer;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, Event, Namespace, Node, Pod, PodTemplateSpec, Service,
+    ConfigMap, Container, Event, Namespace, Node, PodTemplateSpec, ResourceRequirements, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -20,6 +20,8 @@ use crate::domain::assemble::*;
 use crate::domain::model::Capacity;
 use crate::domain::time::Timestamp;
 
+use super::slim;
+
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
 const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
@@ -27,8 +29,8 @@ const CAPACITY_TYPE_LABEL: &str = "karpenter.sh/capacity-type";
 const EKS_CAPACITY_TYPE_LABEL: &str = "eks.amazonaws.com/capacityType";
 const NODEPOOL_LABEL: &str = "karpenter.sh/nodepool";
 const DISRUPTED_TAINT: &str = "karpenter.sh/disrupted";
-const DO_NOT_DISRUPT: &str = "karpenter.sh/do-not-disrupt";
-const APP_LABEL: &str = "k8s-app";
+pub(crate) const DO_NOT_DISRUPT: &str = "karpenter.sh/do-not-disrupt";
+pub(crate) const APP_LABEL: &str = "k8s-app";
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 const TOPOLOGY_MODE: &str = "service.kubernetes.io/topology-mode";
 const TOPOLOGY_HINTS_OLD: &str = "service.kubernetes.io/topology-aware-hints";
@@ -120,11 +122,14 @@ pub fn node(node: &Node) -> NodeProjection {
 }
 
 fn container_resources(container: &Container) -> ContainerResources {
-    let resources = container.resources.as_ref();
+    resources_of(&container.name, container.resources.as_ref())
+}
+
+fn resources_of(name: &str, resources: Option<&ResourceRequirements>) -> ContainerResources {
     let requests = resources.and_then(|r| r.requests.as_ref());
     let limits = resources.and_then(|r| r.limits.as_ref());
     ContainerResources {
-        name: container.name.clone(),
+        name: name.to_string(),
         cpu_request_m: quantity(requests, "cpu").and_then(cpu_millicores),
         cpu_limit_m: quantity(limits, "cpu").and_then(cpu_millicores),
         memory_request_mib: quantity(requests, "memory").and_then(memory_mib),
@@ -132,7 +137,8 @@ fn container_resources(container: &Container) -> ContainerResources {
     }
 }
 
-pub fn pod(pod: &Pod) -> PodProjection {
+/// Pods are watched as the slim type (see `slim`): a large cluster has most of them.
+pub fn pod(pod: &slim::Pod) -> PodProjection {
     let meta = &pod.metadata;
     let spec = pod.spec.as_ref();
     let status = pod.status.as_ref();
@@ -144,7 +150,7 @@ pub fn pod(pod: &Pod) -> PodProjection {
         .map(|container| {
             let state = statuses.and_then(|all| all.iter().find(|s| s.name == container.name));
             PodContainer {
-                resources: container_resources(container),
+                resources: resources_of(&container.name, container.resources.as_ref()),
                 restarts: state
                     .map(|s| u32::try_from(s.restart_count).unwrap_or(0))
                     .unwrap_or(0),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Client;
@@ -34,7 +34,7 @@ const TICK: Duration = Duration::from_secs(1);
 /// After the initial sync, a change goes out this soon: what else arrives meanwhile joins it.
 const COALESCE: Duration = Duration::from_millis(10);
 /// While changes keep coming, a pane's snapshot goes out at most this often.
-const MIN_FLUSH_INTERVAL: Duration = Duration::from_millis(40);
+const MIN_FLUSH_INTERVAL: Duration = Duration::from_millis(33);
 /// What pane states name as their source.
 const SOURCE: &str = "kubernetes";
 /// Where EKS runs CoreDNS and its ConfigMap.
@@ -265,7 +265,7 @@ fn start_core(
         ObjectKind::Pod,
         &ns_scope,
         watch::spawn(
-            namespaced::<Pod>(client, namespace),
+            namespaced::<super::slim::Pod>(client, namespace),
             ObjectKind::Pod,
             config(),
             |o| Some(Projection::Pod(project::pod(o))),
