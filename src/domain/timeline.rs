@@ -91,6 +91,49 @@ pub struct Marker {
 /// cursor back re-applies at most this many updates instead of the whole hour.
 const CHECKPOINT_EVERY: u64 = 256;
 
+/// About how many bytes of retained updates the timeline may hold. A large cluster under
+/// churn sends a megabyte-sized node snapshot many times a second; the hour is kept exactly
+/// while it fits in a quarter of this, then one snapshot per pane per second (see
+/// `supersede`), and beyond the budget the older part at a coarser step (see `thin`).
+const RETAINED_BYTES: usize = 64 * 1024 * 1024;
+
+/// How the hour is coarsened when over budget, gentlest first: (snapshots older than this
+/// many seconds, are kept one per this many seconds). The newest snapshot of each pane stays.
+const THINNING: [(i64, i64); 6] = [
+    (600, 60),
+    (120, 10),
+    (120, 60),
+    (30, 60),
+    (30, 300),
+    (0, 600),
+];
+
+/// A pane snapshot: what `supersede` and `thin` may drop, since a later one replaces it.
+fn is_snapshot(update: &Update) -> bool {
+    matches!(
+        update,
+        Update::Dns(_)
+            | Update::Gateways(_)
+            | Update::Flows(_)
+            | Update::Nodes(_)
+            | Update::Workloads(_)
+    )
+}
+
+/// Roughly what an update occupies in memory, to hold the retained hour to a budget.
+fn weight(update: &Update) -> usize {
+    const ROW: usize = 256;
+    let rows = match update {
+        Update::Nodes(s) => s.nodes.len() + s.pending_pods.len() + s.churn.len() + s.blockers.len(),
+        Update::Workloads(s) => s.workloads.len() + s.namespaces.len(),
+        Update::Flows(s) => s.services.len() * (1 + s.zones.len() / 4) + s.edges.len(),
+        Update::Gateways(s) => s.gateways.len() + s.routes.len(),
+        Update::Dns(s) => s.pods.len() + s.corefile.as_ref().map_or(0, |c| c.len() / ROW),
+        _ => 0,
+    };
+    ROW * (rows + 1)
+}
+
 /// One retained update and the source time at which the cockpit had applied it.
 #[derive(Debug, Clone)]
 struct Entry {
@@ -108,6 +151,13 @@ pub struct Timeline {
     /// The newest time folded into `base`.
     base_at: Option<Timestamp>,
     entries: VecDeque<Entry>,
+    /// The `weight` of `entries`.
+    retained_bytes: usize,
+    /// Up to this many retained bytes every update is kept; beyond, one snapshot per pane
+    /// per second.
+    exact: usize,
+    /// What `retained_bytes` is held to.
+    budget: usize,
     /// How many updates have been folded into `base`: the sequence number of the front entry.
     evicted: u64,
     /// Cockpits after the update with that sequence number (state after applying it).
@@ -144,6 +194,9 @@ impl Timeline {
             base: empty,
             base_at: None,
             entries: VecDeque::new(),
+            retained_bytes: 0,
+            exact: RETAINED_BYTES / 4,
+            budget: RETAINED_BYTES,
             evicted: 0,
             checkpoints: BTreeMap::new(),
             newest: None,
@@ -161,6 +214,14 @@ impl Timeline {
         self
     }
 
+    /// Keeps every update up to `exact` retained bytes and holds them to about `budget`
+    /// (instead of a quarter of `RETAINED_BYTES` and all of it).
+    pub fn with_budget(mut self, exact: usize, budget: usize) -> Self {
+        self.exact = exact;
+        self.budget = budget;
+        self
+    }
+
     /// Keeps an update. The app applies the same update to its live cockpit.
     pub fn push(&mut self, update: Arc<Update>) {
         if let Some(at) = update_time(&update)
@@ -169,11 +230,103 @@ impl Timeline {
             self.newest = Some(at);
         }
         self.mark(&update);
+        if self.retained_bytes > self.exact {
+            self.supersede(&update);
+        }
+        self.retained_bytes += weight(&update);
         self.entries.push_back(Entry {
             at: self.newest,
             update,
         });
         self.evict();
+        if self.retained_bytes > self.budget {
+            self.thin();
+        }
+    }
+
+    /// Drops older snapshots, step by step coarser, until the retained updates fit the
+    /// budget: the cursor then moves through that part of the hour in larger steps.
+    fn thin(&mut self) {
+        let Some(newest) = self.newest else { return };
+        for (older_than, step) in THINNING {
+            if self.retained_bytes <= self.budget * 3 / 4 {
+                break;
+            }
+            let horizon = newest.timestamp() - older_than;
+            // The newest snapshot of each pane stays: the live state must stay rebuildable.
+            let mut newest_of: Vec<(std::mem::Discriminant<Update>, usize)> = Vec::new();
+            for (index, entry) in self.entries.iter().enumerate() {
+                let kind = std::mem::discriminant(&*entry.update);
+                match newest_of.iter_mut().find(|(k, _)| *k == kind) {
+                    Some(slot) => slot.1 = index,
+                    None => newest_of.push((kind, index)),
+                }
+            }
+            let mut bucket_of: Vec<(std::mem::Discriminant<Update>, i64)> = Vec::new();
+            let mut index = 0;
+            let mut freed = 0;
+            self.entries.retain(|entry| {
+                let position = index;
+                index += 1;
+                let Some(at) = entry.at.map(|t| t.timestamp()) else {
+                    return true;
+                };
+                let kind = std::mem::discriminant(&*entry.update);
+                if !is_snapshot(&entry.update)
+                    || at >= horizon
+                    || newest_of.contains(&(kind, position))
+                {
+                    return true;
+                }
+                let bucket = at.div_euclid(step);
+                match bucket_of.iter_mut().find(|(k, _)| *k == kind) {
+                    Some(slot) if slot.1 == bucket => {
+                        freed += weight(&entry.update);
+                        false
+                    }
+                    Some(slot) => {
+                        slot.1 = bucket;
+                        true
+                    }
+                    None => {
+                        bucket_of.push((kind, bucket));
+                        true
+                    }
+                }
+            });
+            if freed > 0 {
+                self.retained_bytes -= freed;
+                // Sequence numbers moved: cockpits rebuilt before no longer line up.
+                self.checkpoints.clear();
+            }
+        }
+    }
+
+    /// Keeps at most one snapshot of each pane (and one clock tick) per second of source
+    /// time: an earlier one of the same second is dropped when a newer one arrives. Used once
+    /// the retained updates outgrow a quarter of the budget: a large cluster under churn
+    /// sends snapshots many times a second, and an hour of all of them would not fit.
+    fn supersede(&mut self, update: &Update) {
+        let coalesced = is_snapshot(update) || matches!(update, Update::Clock { .. });
+        let Some(second) = self.newest.map(|t| t.timestamp()).filter(|_| coalesced) else {
+            return;
+        };
+        let kind = std::mem::discriminant(update);
+        let found = self
+            .entries
+            .iter()
+            .enumerate()
+            .rev()
+            .take_while(|(_, e)| e.at.is_some_and(|t| t.timestamp() == second))
+            .find(|(_, e)| std::mem::discriminant(&*e.update) == kind)
+            .map(|(index, _)| index);
+        if let Some(removed) = found.and_then(|index| self.entries.remove(index)) {
+            self.retained_bytes -= weight(&removed.update);
+            let index = found.unwrap_or_default();
+            // Cockpits rebuilt past the dropped update no longer match the entries.
+            let first_stale = self.evicted + index as u64 + 1;
+            self.checkpoints.split_off(&first_stale);
+        }
     }
 
     /// Records a fix the user applied, verified or undid, for the markers and the summary.
@@ -296,6 +449,7 @@ impl Timeline {
                     .any(|e| e.at.is_some_and(|t| t < horizon))
                 {
                     if let Some(entry) = self.entries.pop_front() {
+                        self.retained_bytes -= weight(&entry.update);
                         self.base.apply(Update::clone(&entry.update));
                         self.evicted += 1;
                     }
@@ -307,6 +461,7 @@ impl Timeline {
                 break;
             }
             if let Some(entry) = self.entries.pop_front() {
+                self.retained_bytes -= weight(&entry.update);
                 self.base.apply(Update::clone(&entry.update));
                 self.base_at = Some(at);
                 self.evicted += 1;
@@ -424,6 +579,72 @@ mod tests {
             provisioning_seconds: Vec::new(),
             blockers: Vec::new(),
         })
+    }
+
+    #[test]
+    fn keeps_one_snapshot_of_a_pane_per_second_once_past_a_quarter_of_the_budget() {
+        // Every update is kept while they are small; here from the first one on.
+        let mut timeline = timeline().with_budget(0, usize::MAX);
+        for tenth in 0..30 {
+            let mut update = nodes(0, Vec::new());
+            if let Update::Nodes(snapshot) = &mut update {
+                snapshot.at = at(tenth / 10) + chrono::Duration::milliseconds(100 * (tenth % 10));
+            }
+            timeline.push(Arc::new(update));
+            timeline.push(Arc::new(Update::InitialSyncDone));
+        }
+        // Three seconds: one Nodes snapshot each, the last of its second; untimed updates stay.
+        let snapshots: Vec<Timestamp> = timeline
+            .entries
+            .iter()
+            .filter_map(|e| match &*e.update {
+                Update::Nodes(s) => Some(s.at),
+                _ => None,
+            })
+            .collect();
+        let last_of = |s: i64| at(s) + chrono::Duration::milliseconds(900);
+        assert_eq!(snapshots, vec![last_of(0), last_of(1), last_of(2)]);
+        assert_eq!(timeline.len(), 33);
+        let rebuilt = timeline.cockpit_at(last_of(2));
+        assert_eq!(rebuilt.nodes.map(|n| n.at), Some(last_of(2)));
+    }
+
+    #[test]
+    fn an_hour_of_large_snapshots_is_thinned_to_the_budget() {
+        let node = crate::domain::model::NodeInfo {
+            name: "n".into(),
+            nodepool: None,
+            instance_type: "m6i.large".into(),
+            capacity: crate::domain::Capacity::OnDemand,
+            zone: "eu-west-1a".into(),
+            created: at(0),
+            ready: true,
+            disrupting: false,
+            cpu_allocatable_m: 1.0,
+            cpu_requested_m: 0.0,
+            memory_allocatable_mib: 1.0,
+            memory_requested_mib: 0.0,
+            pods: 0,
+        };
+        let mut timeline = timeline();
+        // A 2000-node cluster whose snapshot changes every second, for an hour: 1.8 GB if
+        // every snapshot were kept.
+        let big = vec![node; 2000];
+        for s in 0..3600 {
+            let mut update = nodes(s, Vec::new());
+            if let Update::Nodes(snapshot) = &mut update {
+                snapshot.nodes = big.clone();
+                snapshot.nodes[0].pods = s as u32;
+            }
+            timeline.push(Arc::new(update));
+        }
+        assert!(timeline.retained_bytes <= timeline.budget);
+        // The last seconds keep their resolution and the newest state rebuilds exactly.
+        assert_eq!(timeline.previous(at(3599)), Some(at(3598)));
+        let rebuilt = timeline.cockpit_at(at(3599));
+        assert_eq!(rebuilt.nodes.map(|n| n.nodes[0].pods), Some(3599));
+        // Further back the steps are coarser, but the hour is still there.
+        assert_eq!(timeline.oldest(), Some(at(0)));
     }
 
     #[test]
