@@ -29,7 +29,7 @@ use crate::ui::terminal::{self, RestoreOnDrop, Tui};
 use crate::ui::{self, RenderInput};
 
 /// Frames are coalesced: a burst of updates costs one frame, not one frame each.
-pub const MAX_FRAMES_PER_SECOND: u32 = 20;
+pub const MAX_FRAMES_PER_SECOND: u32 = 30;
 /// Updates queued between backend and app before the backend has to wait.
 pub const UPDATE_QUEUE: usize = 4096;
 /// Updates applied per wake-up before a frame gets a chance to be drawn.

@@ -16,7 +16,7 @@ use crate::ui::text::sanitize;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{
     ChartSpec, Column, FigureCell, Level, TableCell, chart_row, figure_grid, fit_spans,
-    table_height, titled_table,
+    table_height, titled_table, top_order,
 };
 
 /// The figures of the last hour the pane and the overview show.
@@ -387,17 +387,16 @@ fn pools_table(
 }
 
 /// Not-ready and disrupting nodes first, then the newest: what changed is what matters.
-fn node_order(nodes: &[NodeInfo]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..nodes.len()).collect();
-    order.sort_by(|a, b| {
+/// Only the first `needed` (the rows a table window can show) are put in order.
+fn node_order(nodes: &[NodeInfo], needed: usize) -> Vec<usize> {
+    top_order(nodes.len(), needed, |a, b| {
         let rank = |n: &NodeInfo| (n.ready, !n.disrupting);
         let (na, nb) = (&nodes[*a], &nodes[*b]);
         rank(na)
             .cmp(&rank(nb))
             .then(nb.created.cmp(&na.created))
             .then(na.name.cmp(&nb.name))
-    });
-    order
+    })
 }
 
 fn short_zone(zone: &str) -> &str {
@@ -413,7 +412,10 @@ fn nodes_table(
 ) {
     let theme = input.theme;
     let now = input.cockpit.now.unwrap_or(snapshot.at);
-    let order = node_order(&snapshot.nodes);
+    let order = node_order(
+        &snapshot.nodes,
+        input.view.table_offset + area.height as usize,
+    );
     let mut columns = vec![
         Column::left("node", Constraint::Fill(3)),
         Column::left("pool", Constraint::Fill(1)),

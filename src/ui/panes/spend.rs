@@ -16,7 +16,7 @@ use crate::ui::text::sanitize;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{
     ChartSpec, Column, FigureCell, Level, TableCell, chart_row, figure_grid, fit_spans,
-    titled_table,
+    titled_table, top_order,
 };
 
 fn idle_level(cockpit: &Cockpit, spend: &SpendView) -> Level {
@@ -340,8 +340,9 @@ fn workloads_table(
 /// Nodes by hourly price, priciest first; nodes without a price last.
 fn nodes_table(frame: &mut Frame, area: Rect, input: &RenderInput, spend: &SpendView, large: bool) {
     let theme = input.theme;
-    let mut order: Vec<usize> = (0..spend.by_node.len()).collect();
-    order.sort_by(|a, b| {
+    // Only the rows the window can show are put in order.
+    let needed = input.view.table_offset + area.height as usize;
+    let order = top_order(spend.by_node.len(), needed, |a, b| {
         let (na, nb) = (&spend.by_node[*a], &spend.by_node[*b]);
         nb.usd_per_hour
             .unwrap_or(-1.0)
