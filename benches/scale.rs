@@ -9,11 +9,14 @@
 //! 3. latency: the Nodes pane on screen under the same churn, plus probe changes whose
 //!    number is looked for in every drawn frame (event-to-screen);
 //! 4. steady: one change a second (1 Hz data), bytes written to the terminal per second;
-//! 5. idle: no changes at all, CPU over ten seconds.
+//! 5. idle: no changes at all, CPU over ten seconds; then the peak RSS is read;
+//! 6. what single steps of the app cost alone (snapshot clones, `Cockpit::apply`, renders),
+//!    for the table only.
 //!
 //! `cargo bench --bench scale` runs 5000 nodes and 150 000 pods; `-- --nodes N --pods N`
-//! other sizes, `-- --curve` the 10k/50k/150k series (one process per size). The last
-//! line is one JSON object. Under `cargo test` (no `--bench`) it is a small smoke run.
+//! other sizes (also `--churn`, `--probes`, `--latency-seconds`, `--idle-seconds`), `--
+//! --curve` the 10k/50k/150k series (one process per size). The last line is one JSON
+//! object. Under `cargo test` (no `--bench`) it is a small smoke run in process.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -41,6 +44,37 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use tokio::sync::mpsc;
+
+/// The system allocator, counting the bytes in use: tells live data from what the
+/// allocator keeps (RSS minus this).
+struct Counting;
+
+static LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(size as u64, Ordering::Relaxed);
+        LIVE_BYTES.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+        unsafe { std::alloc::System.realloc(ptr, layout, size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn live_mib() -> f64 {
+    LIVE_BYTES.load(Ordering::Relaxed) as f64 / 1_048_576.0
+}
 
 const WIDTH: u16 = 160;
 const HEIGHT: u16 = 48;
@@ -70,7 +104,7 @@ impl Options {
             pods: 150_000,
             churn: 2000.0,
             probes: 10.0,
-            frames_seconds: 1.0,
+            frames_seconds: 5.0,
             latency_seconds: 30.0,
             steady_seconds: 5.0,
             idle_seconds: 10.0,
@@ -161,6 +195,14 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU time this thread has run, in ms (excludes time it waited for a core).
+fn thread_cpu_ms() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |ns| ns / 1e6)
+}
+
 fn peak_rss_mib() -> f64 {
     status_mib("VmHWM:")
 }
@@ -228,8 +270,8 @@ struct Cockpit {
     frames: BTreeMap<&'static str, Vec<f64>>,
     /// Updates applied (all kinds).
     applied: u64,
-    /// Time `update` took, by kind of update: (count, total ms, max ms).
-    update_cost: BTreeMap<&'static str, (u64, f64, f64)>,
+    /// Time `update` took, by kind of update: (count, total ms, max ms, total CPU ms).
+    update_cost: BTreeMap<&'static str, (u64, f64, f64, f64)>,
     scan_probes: bool,
     /// (probe number, microseconds since the epoch) when first seen on screen.
     seen: Vec<(u64, u64)>,
@@ -332,13 +374,16 @@ impl Cockpit {
             Update::Source(_) => "source",
             _ => "other",
         };
+        let cpu = thread_cpu_ms();
         let started = Instant::now();
         update(&mut self.state, Message::Backend(received));
         let took = started.elapsed().as_secs_f64() * 1000.0;
+        let cpu = thread_cpu_ms() - cpu;
         let cost = self.update_cost.entry(kind).or_default();
         cost.0 += 1;
         cost.1 += took;
         cost.2 = cost.2.max(took);
+        cost.3 += cpu;
     }
 
     /// Runs the loop until `deadline`, or until `done` holds with nothing left to draw.
@@ -384,6 +429,107 @@ impl Cockpit {
             }
         }
     }
+}
+
+/// The fastest of `runs` runs of `work`, in ms: what one step costs without interference.
+fn fastest(runs: usize, mut work: impl FnMut()) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            work();
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Where the app's time goes with this cluster's snapshots: each step alone.
+fn diagnose(cockpit: &mut Cockpit) -> Vec<(String, f64)> {
+    use kockpit::domain::{rightsizing, spend};
+    let model = cockpit.state.cockpit.clone();
+    let (Some(nodes), Some(workloads)) = (model.nodes.clone(), model.workloads.clone()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    out.push((
+        "clone nodes snapshot".into(),
+        fastest(10, || drop(std::hint::black_box(nodes.clone()))),
+    ));
+    out.push((
+        "clone workloads snapshot".into(),
+        fastest(10, || drop(std::hint::black_box(workloads.clone()))),
+    ));
+    let region = model.cluster.region.clone();
+    out.push((
+        "spend::compute".into(),
+        fastest(10, || {
+            drop(std::hint::black_box(spend::compute(
+                &nodes,
+                Some(&workloads),
+                &model.config.prices,
+                &region,
+            )))
+        }),
+    ));
+    let costs = model
+        .spend
+        .as_ref()
+        .map(spend::unit_costs)
+        .unwrap_or_default();
+    out.push((
+        "rightsizing::analyze".into(),
+        fastest(10, || {
+            drop(std::hint::black_box(rightsizing::analyze(
+                &workloads,
+                &costs,
+                &model.config.thresholds,
+            )))
+        }),
+    ));
+    for (name, update) in [
+        ("Cockpit::apply nodes", Update::Nodes(nodes.clone())),
+        (
+            "Cockpit::apply workloads",
+            Update::Workloads(workloads.clone()),
+        ),
+    ] {
+        let mut copies: Vec<(kockpit::domain::Cockpit, Update)> =
+            (0..10).map(|_| (model.clone(), update.clone())).collect();
+        out.push((
+            name.into(),
+            fastest(10, || {
+                if let Some((mut c, u)) = copies.pop() {
+                    c.apply(u);
+                }
+            }),
+        ));
+    }
+    for screen in Screen::ALL {
+        cockpit.show(screen);
+        let frames = cockpit.frames.entry(screen.title()).or_default().len();
+        let mut times = Vec::new();
+        for _ in 0..20 {
+            cockpit.state.dirty = true;
+            // A changed screen each time: draw what the diff would send after a screen switch.
+            cockpit.draw();
+            times.push(
+                cockpit.frames[screen.title()]
+                    .last()
+                    .copied()
+                    .unwrap_or(f64::NAN),
+            );
+        }
+        cockpit
+            .frames
+            .entry(screen.title())
+            .or_default()
+            .truncate(frames);
+        out.push((
+            format!("render {}", screen.title()),
+            times.iter().copied().fold(f64::INFINITY, f64::min),
+        ));
+    }
+    cockpit.show(Screen::Overview);
+    out
 }
 
 fn populated(state: &State) -> bool {
@@ -477,7 +623,11 @@ struct Report {
     rss_after_churn: (f64, f64),
     frames: BTreeMap<&'static str, Vec<f64>>,
     latencies_ms: Vec<f64>,
-    update_cost: BTreeMap<&'static str, (u64, f64, f64)>,
+    update_cost: BTreeMap<&'static str, (u64, f64, f64, f64)>,
+    /// What single steps cost alone (fastest of several runs), in ms.
+    steps: Vec<(String, f64)>,
+    /// (when, resident MiB, heap MiB in use, retained timeline updates).
+    memory: Vec<(&'static str, f64, f64, usize)>,
     probes_sent: usize,
     events_per_sec: f64,
     steady: Vec<(&'static str, f64)>,
@@ -516,6 +666,11 @@ async fn measure(options: Options) -> Report {
     assert!(synced, "the panes did not populate within ten minutes");
     let sync_seconds = started.elapsed().as_secs_f64();
     let rss_after_sync = (rss_mib(), peak_rss_mib());
+    let mut memory = Vec::new();
+    let mut remember = |when: &'static str, cockpit: &Cockpit| {
+        memory.push((when, rss_mib(), live_mib(), cockpit.state.timeline.len()));
+    };
+    remember("after sync", &cockpit);
     let nodes = cockpit.state.cockpit.nodes.as_ref().expect("nodes");
     let nodes_seen = nodes.nodes.len();
     let pods_on_nodes: u64 = nodes.nodes.iter().map(|n| u64::from(n.pods)).sum();
@@ -535,6 +690,8 @@ async fn measure(options: Options) -> Report {
         let until = Instant::now() + Duration::from_secs_f64(options.frames_seconds);
         cockpit.run(until, &|_| false).await;
     }
+
+    remember("after the frames phase", &cockpit);
 
     // 3. event to screen on the Nodes pane
     cockpit.show(Screen::Pane(Pane::Nodes));
@@ -580,6 +737,7 @@ async fn measure(options: Options) -> Report {
         })
         .collect();
     let probes_sent = sent.len();
+    remember("after the latency phase", &cockpit);
     let rss_after_churn = (rss_mib(), peak_rss_mib());
 
     // 4. steady state: one change a second
@@ -617,6 +775,9 @@ async fn measure(options: Options) -> Report {
     let idle_cpu_percent =
         (cpu_seconds() - cpu_before) / idle_started.elapsed().as_secs_f64() * 100.0;
     let peak_rss_mib = peak_rss_mib();
+    remember("after the idle phase", &cockpit);
+    // Last, so that its copies of the model do not count in the peak above.
+    let steps = diagnose(&mut cockpit);
 
     cockpit.handle.shutdown();
     match server {
@@ -640,6 +801,8 @@ async fn measure(options: Options) -> Report {
         frames: cockpit.frames,
         latencies_ms,
         update_cost: cockpit.update_cost.clone(),
+        steps,
+        memory,
         probes_sent,
         events_per_sec,
         steady,
@@ -743,18 +906,30 @@ fn print(report: &Report) {
         );
     }
     println!(
-        "  {:<14} {:>7} {:>9} {:>9} {:>9}",
-        "update", "count", "mean ms", "max ms", "total ms"
+        "  {:<14} {:>7} {:>9} {:>9} {:>9} {:>12}",
+        "update", "count", "mean ms", "max ms", "total ms", "CPU mean ms"
     );
-    for (kind, (count, total, max)) in &report.update_cost {
+    for (kind, (count, total, max, cpu)) in &report.update_cost {
         println!(
-            "  {:<14} {:>7} {:>9.3} {:>9.2} {:>9.0}",
+            "  {:<14} {:>7} {:>9.3} {:>9.2} {:>9.0} {:>12.3}",
             kind,
             count,
             total / *count as f64,
             max,
-            total
+            total,
+            cpu / *count as f64
         );
+    }
+    println!("  {:<32} {:>9}", "one step alone (fastest of 10)", "ms");
+    for (what, ms) in &report.steps {
+        println!("  {:<32} {:>9.2}", what, ms);
+    }
+    println!(
+        "  {:<32} {:>9} {:>9} {:>9}",
+        "memory", "RSS MiB", "heap MiB", "timeline"
+    );
+    for (when, rss, heap, retained) in &report.memory {
+        println!("  {:<32} {:>9.0} {:>9.0} {:>9}", when, rss, heap, retained);
     }
     let all: Vec<f64> = report.frames.values().flatten().copied().collect();
     // "Every pane" under the target: the worst pane's p99, not the p99 of all frames pooled.
