@@ -24,6 +24,9 @@ pub const DEFAULT_KUBERNETES_TTL_SECONDS: u32 = 5;
 /// The cache plugin's maximum TTL when `cache` has no TTL argument.
 pub const DEFAULT_CACHE_MAX_TTL_SECONDS: u32 = 3600;
 
+/// The cache plugin's capacity of each class (success, denial) when none is given.
+pub const DEFAULT_CACHE_CAPACITY: u32 = 9984;
+
 /// Why a Corefile could not be read. Lines and columns are 1-based; columns count characters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}, column {column}: {problem}")]
@@ -718,6 +721,32 @@ impl CacheSettings {
                 percentage: None,
             }),
         }
+    }
+
+    /// The recommended profile over the cache a Corefile has now: its TTLs and prefetch, but
+    /// no class smaller than it is today (a class without a capacity holds the plugin's
+    /// default 9984). The recommended 2000-entry denial cache bounds memory on a quiet
+    /// cluster; shrinking a larger one during an NXDOMAIN storm would evict the very entries
+    /// that absorb it, and the hit ratio would fall instead of rise.
+    pub fn recommended_over(current: Option<&CacheSettings>) -> Self {
+        let mut profile = Self::recommended();
+        let Some(current) = current else {
+            return profile;
+        };
+        let now = |class: &Option<CacheClass>| {
+            class
+                .as_ref()
+                .map_or(DEFAULT_CACHE_CAPACITY, |c| c.capacity)
+        };
+        for (class, held) in [
+            (&mut profile.success, now(&current.success)),
+            (&mut profile.denial, now(&current.denial)),
+        ] {
+            if let Some(class) = class {
+                class.capacity = class.capacity.max(held);
+            }
+        }
+        profile
     }
 
     pub fn effective_max_ttl(&self) -> u32 {

@@ -323,7 +323,8 @@ fn plan_lines(panel: &PlanPanel, theme: &Theme, width: usize) -> Window {
         &mut pinned,
         "verify",
         &format!(
-            "within {}; now: {}",
+            "{} within {}; now: {}",
+            plan.verify.condition.goal(),
             crate::domain::time::format_duration(plan.verify.within),
             if before.is_empty() {
                 "-".to_string()

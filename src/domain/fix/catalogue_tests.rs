@@ -91,7 +91,7 @@ fn dns_cache_profile_rewrites_only_the_cache_settings() {
     }
     cache 30 {
         success 10000 30
-        denial 2000 10
+        denial 9984 10
         prefetch 5 60s
     }
     loop
@@ -113,7 +113,19 @@ fn dns_cache_profile_rewrites_only_the_cache_settings() {
     );
     assert_eq!(
         plan.verify.condition,
-        VerifyCondition::DnsCacheHitAbove { ratio: 0.8 }
+        VerifyCondition::DnsCacheHitRises {
+            target: 0.8,
+            from: Some(0.42),
+            p99_from_ms: dns_context().dns.and_then(|d| d.metrics).map(|m| m.p99_ms),
+        }
+    );
+    // `cache 30` has the plugin's 9984-entry denial cache: the profile does not shrink it.
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("keeps its 9984 entries")),
+        "{:?}",
+        plan.warnings
     );
     assert_eq!(
         plan.verify.before[0],

@@ -40,11 +40,17 @@ fn replicas_of(object: &Value) -> u64 {
 }
 
 /// F-DNS-1: `kubernetes { ttl 30 }`, `cache 30 { success 10000 30; denial 2000 10; prefetch 5 60s }`
-/// and `forward { max_concurrent 2000 }`, every other byte of the Corefile kept.
+/// (no cache class made smaller than it is: see `CacheSettings::recommended_over`) and
+/// `forward { max_concurrent 2000 }`, every other byte of the Corefile kept.
 pub fn cache_profile(object: &Value, context: &PlanContext) -> Result<Draft, PlanError> {
     let target = own_target(object);
+    let metrics = context.dns.as_ref().and_then(|d| d.metrics.as_ref());
     let verify = verification(
-        VerifyCondition::DnsCacheHitAbove { ratio: 0.8 },
+        VerifyCondition::DnsCacheHitRises {
+            target: 0.8,
+            from: metrics.map(|m| m.cache_hit_ratio),
+            p99_from_ms: metrics.map(|m| m.p99_ms),
+        },
         Duration::from_secs(15 * 60),
         cache_before(context),
     );
@@ -78,8 +84,19 @@ pub fn cache_profile(object: &Value, context: &PlanContext) -> Result<Draft, Pla
         ),
         Err(e) => return Ok(Draft::refused(target, Risk::Medium, e.to_string(), verify)),
     }
-    if let Err(e) = parsed.set_cache(&CacheSettings::recommended()) {
+    let current_cache = parsed.settings().cache;
+    let cache = CacheSettings::recommended_over(current_cache.as_ref());
+    if let Err(e) = parsed.set_cache(&cache) {
         return Ok(Draft::refused(target, Risk::Medium, e.to_string(), verify));
+    }
+    let recommended = CacheSettings::recommended();
+    let capacity = |c: &CacheSettings| c.denial.as_ref().map_or(0, |d| d.capacity);
+    if capacity(&cache) > capacity(&recommended) {
+        warnings.push(format!(
+            "the denial cache keeps its {} entries rather than the recommended {}: a smaller one would evict the NXDOMAIN answers it holds now",
+            capacity(&cache),
+            capacity(&recommended)
+        ));
     }
     if parsed
         .set_forward_max_concurrent(RECOMMENDED_FORWARD_MAX_CONCURRENT)

@@ -31,6 +31,13 @@ fn figures(pairs: &[(&str, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// How far the cache hit ratio must rise for a fix that does not reach its target to count
+/// as having worked: more than the wobble of a 5-minute rate.
+pub const CACHE_HIT_GAIN: f64 = 0.05;
+
+/// "p99 no worse": within 10 % of what it was, the noise of a histogram quantile.
+const P99_TOLERANCE: f64 = 1.1;
+
 fn fresh(at: Timestamp, applied_at: Timestamp) -> bool {
     at >= applied_at
 }
@@ -38,18 +45,29 @@ fn fresh(at: Timestamp, applied_at: Timestamp) -> bool {
 /// The verdict on `condition`, from snapshots taken at or after `applied_at`.
 pub fn evaluate(condition: &VerifyCondition, cockpit: &Cockpit, applied_at: Timestamp) -> Verdict {
     match condition {
-        VerifyCondition::DnsCacheHitAbove { ratio } => {
+        VerifyCondition::DnsCacheHitRises {
+            target,
+            from,
+            p99_from_ms,
+        } => {
             let Some(dns) = cockpit.dns.as_ref().filter(|d| fresh(d.at, applied_at)) else {
                 return Verdict::Pending;
             };
-            match &dns.metrics {
-                Some(m) if m.cache_hit_ratio >= *ratio => Verdict::Succeeded {
+            let Some(m) = &dns.metrics else {
+                return Verdict::Pending;
+            };
+            let reached = m.cache_hit_ratio >= *target;
+            let risen = from.is_some_and(|from| m.cache_hit_ratio >= from + CACHE_HIT_GAIN)
+                && p99_from_ms.is_none_or(|was| m.p99_ms <= was * P99_TOLERANCE);
+            if reached || risen {
+                Verdict::Succeeded {
                     after: figures(&[
                         ("cache hit ratio", percent(m.cache_hit_ratio)),
                         ("p99 latency", format!("{:.0} ms", m.p99_ms)),
                     ]),
-                },
-                _ => Verdict::Pending,
+                }
+            } else {
+                Verdict::Pending
             }
         }
         VerifyCondition::ReadyReplicasAtLeast { replicas } => {
@@ -474,7 +492,11 @@ mod tests {
     fn cache_hit_ratio_succeeds_only_on_fresh_data_above_the_bar() {
         let applied = at();
         let mut snapshot = dns_snapshot();
-        let condition = VerifyCondition::DnsCacheHitAbove { ratio: 0.8 };
+        let condition = VerifyCondition::DnsCacheHitRises {
+            target: 0.8,
+            from: None,
+            p99_from_ms: None,
+        };
         let cockpit = cockpit_with(vec![Update::Dns(snapshot.clone())]);
         assert_eq!(evaluate(&condition, &cockpit, applied), Verdict::Pending);
 
@@ -490,6 +512,51 @@ mod tests {
         // Data from before the apply never counts.
         let later = applied + chrono::Duration::minutes(10);
         assert_eq!(evaluate(&condition, &cockpit, later), Verdict::Pending);
+    }
+
+    #[test]
+    fn a_cache_hit_ratio_that_rises_enough_with_p99_no_worse_counts_as_worked() {
+        let applied = at();
+        let condition = VerifyCondition::DnsCacheHitRises {
+            target: 0.8,
+            from: Some(0.47),
+            p99_from_ms: Some(170.0),
+        };
+        let judged = |hit: f64, p99: f64| {
+            let mut snapshot = dns_snapshot();
+            snapshot.at = applied + chrono::Duration::minutes(5);
+            if let Some(m) = snapshot.metrics.as_mut() {
+                m.cache_hit_ratio = hit;
+                m.p99_ms = p99;
+            }
+            evaluate(
+                &condition,
+                &cockpit_with(vec![Update::Dns(snapshot)]),
+                applied,
+            )
+        };
+        // Three points up is the wobble of a rate, not a result.
+        assert_eq!(judged(0.50, 120.0), Verdict::Pending);
+        // Up eleven points and p99 down: it worked, though 80% is out of reach.
+        assert!(matches!(judged(0.58, 101.0), Verdict::Succeeded { .. }));
+        // Up, but p99 worse: not yet.
+        assert_eq!(judged(0.58, 240.0), Verdict::Pending);
+        // The target alone is enough.
+        assert!(matches!(judged(0.85, 240.0), Verdict::Succeeded { .. }));
+    }
+
+    #[test]
+    fn a_condition_recorded_before_the_rename_still_reads() {
+        let old = r#"{"condition":"dns-cache-hit-above","ratio":0.8}"#;
+        let condition: VerifyCondition = serde_json::from_str(old).expect("old form");
+        assert_eq!(
+            condition,
+            VerifyCondition::DnsCacheHitRises {
+                target: 0.8,
+                from: None,
+                p99_from_ms: None
+            }
+        );
     }
 
     fn condition(status: ConditionStatus, reason: &str) -> Option<Condition> {
