@@ -177,6 +177,15 @@ fn owns_pod(workload: &str, pod: &str) -> bool {
 }
 
 fn place_service(service: &str, namespace: Option<&str>, context: &AlertContext) -> Placement {
+    // CoreDNS's own Service is `kube-dns`: its alerts are DNS trouble, though East-West
+    // also lists the Service among its flows.
+    if service == "kube-dns" && namespace.is_none_or(|ns| ns == "kube-system") {
+        return Placement {
+            pane: Pane::Dns,
+            object: ObjectRef::namespaced("Service", "kube-system", service),
+            matched: context.dns.is_some(),
+        };
+    }
     let same_namespace = |ns: &str| namespace.is_none_or(|wanted| wanted == ns);
     let object_namespace = |found: &str| namespace.unwrap_or(found).to_string();
     if let Some(gateways) = context.gateways {
@@ -219,14 +228,6 @@ fn place_service(service: &str, namespace: Option<&str>, context: &AlertContext)
                 matched: true,
             };
         }
-    }
-    // CoreDNS's own Service is `kube-dns`.
-    if service == "kube-dns" {
-        return Placement {
-            pane: Pane::Dns,
-            object: ObjectRef::namespaced("Service", "kube-system", service),
-            matched: context.dns.is_some(),
-        };
     }
     Placement {
         pane: Pane::Flows,
@@ -458,6 +459,16 @@ mod tests {
             flow.object,
             ObjectRef::namespaced("Service", "pay", "payments")
         );
+        // CoreDNS's Service is DNS trouble even where East-West lists it among its flows.
+        let dns = place(
+            &alert(
+                "CoreDNSLatencyHigh",
+                "warning",
+                &[("namespace", "kube-system"), ("service", "kube-dns")],
+            ),
+            &ctx,
+        );
+        assert_eq!(dns.pane, Pane::Dns);
     }
 
     #[test]
