@@ -222,6 +222,14 @@ async fn without_allow_writes_the_server_sees_only_reads_and_dry_runs() {
             session.wait_for("the window to close", |s| !s.contains("Fix:"));
             session.send(&["Down"]);
         }
+        // The source-health window names the API server and when it last answered.
+        session.send(&["s"]);
+        session.wait_for_all(
+            "the source-health window",
+            &["Sources", "kubernetes", "http://127.0.0.1:", "last answer"],
+        );
+        session.send(&["Escape"]);
+        session.wait_for("the sources window to close", |s| !s.contains(" Sources "));
         session.send(&["q"]);
         session.wait_for_all("kockpit to exit", &["KOCKPIT-EXITED-0"]);
     });

@@ -78,8 +78,8 @@ impl Live {
                 }
                 Ok(None) => panic!("the live backend stopped while waiting for {what}"),
                 Err(_) => panic!(
-                    "timed out waiting for {what}; pane states: {:?}",
-                    self.cockpit.sources
+                    "timed out waiting for {what}; pane states: {:?}; sources: {:?}",
+                    self.cockpit.sources, self.cockpit.health
                 ),
             }
         }
@@ -310,9 +310,18 @@ async fn forbidden_pods_name_the_missing_permission_and_the_rest_works() {
         &["403:pods", "watch-drop:300ms"],
         "the DNS pane to name the missing permission",
         |c| {
+            // The source-health view names the API server, its last answer and the 403.
+            let api = c.health.get("kubernetes").is_some_and(|h| {
+                h.endpoint.starts_with("http://127.0.0.1:")
+                    && h.last_success.is_some()
+                    && h.queries_failed > 0
+                    && h.last_error.as_deref()
+                        == Some("forbidden: needs list/watch on pods (cluster-wide)")
+            });
             cause(c, Pane::Dns) == "forbidden: needs list/watch on pods (cluster-wide)"
                 && matches!(state(c, Pane::Dns), Some(SourceState::Unavailable { .. }))
                 && matches!(state(c, Pane::Gateways), Some(SourceState::Ok))
+                && api
         },
     )
     .await;

@@ -9,6 +9,7 @@ use kockpit::app::state::State;
 use kockpit::app::update::footer_hints;
 use kockpit::backend::sim;
 use kockpit::domain::cockpit::AnalysisConfig;
+use kockpit::domain::model::{SourceHealth, SourceState, SourceStatus, Update};
 use kockpit::domain::prices::PriceTable;
 use kockpit::domain::{Cockpit, Pane};
 use kockpit::ui::theme::Theme;
@@ -152,6 +153,54 @@ fn detail_overlay() {
         draw(cockpit.clone(), view.clone(), 80, 24).backend()
     );
     insta::assert_snapshot!("detail_160x48", draw(cockpit, view, 160, 48).backend());
+}
+
+/// The source-health window on a live cluster whose API forbids pods and whose Prometheus
+/// last failed a query: each source with its last answer, latency and error, each pane
+/// with its state.
+#[test]
+fn sources_overlay() {
+    let mut cockpit = cockpit("dns-storm");
+    let now = cockpit
+        .now
+        .unwrap_or_else(|| panic!("the burst sets the clock"));
+    let seconds = |s: i64| now - chrono::Duration::seconds(s);
+    let mut api = SourceHealth::new(
+        "kubernetes",
+        "https://ABCD.gr7.us-east-1.eks.amazonaws.com/",
+    );
+    api.last_success = Some(seconds(1));
+    api.latency_ms = Some(840.0);
+    api.queries_ok = 18_204;
+    api.queries_failed = 3;
+    api.last_error = Some("forbidden: needs list/watch on pods (cluster-wide)".into());
+    api.last_error_at = Some(seconds(40));
+    let mut prometheus = SourceHealth::new("prometheus", "https://prometheus.monitoring:9090");
+    prometheus.last_success = Some(seconds(75));
+    prometheus.latency_ms = Some(212.0);
+    prometheus.queries_ok = 961;
+    prometheus.queries_failed = 12;
+    prometheus.last_error = Some("query timed out after 10s (DNS p99 latency)".into());
+    prometheus.last_error_at = Some(seconds(5));
+    cockpit.apply(Update::Health(api));
+    cockpit.apply(Update::Health(prometheus));
+    cockpit.apply(Update::Source(SourceStatus {
+        pane: Pane::Dns,
+        source: "kubernetes+prometheus".into(),
+        state: SourceState::Degraded {
+            cause: "Prometheus: DNS p99 latency failing (query timed out after 10s)".into(),
+        },
+        at: seconds(75),
+    }));
+    let view = View {
+        overlay: Some(Overlay::Sources),
+        ..View::default()
+    };
+    insta::assert_snapshot!(
+        "sources_80x24",
+        draw(cockpit.clone(), view.clone(), 80, 24).backend()
+    );
+    insta::assert_snapshot!("sources_160x48", draw(cockpit, view, 160, 48).backend());
 }
 
 #[test]

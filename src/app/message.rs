@@ -78,6 +78,8 @@ pub enum Action {
     UndoFix,
     /// The fixes applied in this session and their verdicts.
     ShowFixes,
+    /// Every source's health: last answer, latency, last error.
+    ShowSources,
     /// Explicitly unbinds a key in a user key map.
     None,
 }
@@ -122,6 +124,7 @@ impl Action {
         "export_fix",
         "undo_fix",
         "show_fixes",
+        "show_sources",
         "none",
     ];
 }

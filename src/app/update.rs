@@ -160,6 +160,10 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
         Action::ExportFix => return fix_flow::export(state),
         Action::UndoFix => return fix_flow::undo(state),
         Action::ShowFixes => view.overlay = Some(Overlay::Fixes),
+        Action::ShowSources => {
+            view.overlay = Some(Overlay::Sources);
+            view.help_offset = 0;
+        }
         Action::None => state.dirty = false,
     }
     Vec::new()

@@ -60,6 +60,8 @@ pub struct Cockpit {
     /// The account's billed month-to-date (CloudWatch), shown beside the run-rate.
     pub billing: Option<BilledSpend>,
     pub sources: BTreeMap<Pane, SourceStatus>,
+    /// How each source is doing (source-health view), by source name.
+    pub health: BTreeMap<String, SourceHealth>,
     history: BTreeMap<Figure, Series>,
     findings_by_pane: BTreeMap<Pane, Vec<Finding>>,
     findings: Vec<Finding>,
@@ -86,6 +88,7 @@ impl Cockpit {
             spend: None,
             billing: None,
             sources: BTreeMap::new(),
+            health: BTreeMap::new(),
             history: BTreeMap::new(),
             findings_by_pane: BTreeMap::new(),
             findings: Vec::new(),
@@ -168,6 +171,9 @@ impl Cockpit {
             }
             Update::Source(status) => {
                 self.sources.insert(status.pane, status);
+            }
+            Update::Health(health) => {
+                self.health.insert(health.source.clone(), health);
             }
             Update::InitialSyncDone => self.initial_sync_done = true,
             Update::Alerts(snapshot) => {

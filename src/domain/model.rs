@@ -132,6 +132,52 @@ pub enum Update {
     },
     /// The AWS bill so far this month (CloudWatch `AWS/Billing`); each replaces the last.
     Billing(BilledSpend),
+    /// How one source (Kubernetes API, Prometheus, CloudWatch…) is doing; each replaces the
+    /// last of the same source.
+    Health(SourceHealth),
+}
+
+/// How one source is doing, for the source-health view: where it is, when it last
+/// answered, how long that took, and its last error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceHealth {
+    /// "kubernetes", "prometheus", "cloudwatch", "simulator", "recording".
+    pub source: String,
+    /// Where it is (URL without credentials, file, scenario).
+    pub endpoint: String,
+    pub last_success: Option<Timestamp>,
+    /// How long the last request took, in milliseconds (for Kubernetes: the last full list).
+    pub latency_ms: Option<f64>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<Timestamp>,
+    /// Requests answered (for Kubernetes: lists and watch events) and failed.
+    pub queries_ok: u64,
+    pub queries_failed: u64,
+}
+
+impl SourceHealth {
+    /// A source that has not answered yet.
+    pub fn new(source: &str, endpoint: &str) -> Self {
+        SourceHealth {
+            source: source.to_string(),
+            endpoint: endpoint.to_string(),
+            last_success: None,
+            latency_ms: None,
+            last_error: None,
+            last_error_at: None,
+            queries_ok: 0,
+            queries_failed: 0,
+        }
+    }
+
+    /// The last error is newer than the last success: the source is failing now.
+    pub fn failing(&self) -> bool {
+        match (self.last_error_at, self.last_success) {
+            (Some(error), Some(ok)) => error > ok,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
 }
 
 /// How the data behind a pane is doing.

@@ -822,22 +822,6 @@ pub fn alerts(results: &Results, at: Timestamp) -> Option<AlertSnapshot> {
     Some(AlertSnapshot { at, alerts })
 }
 
-/// How one metrics source is doing, for the source-health view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SourceHealth {
-    /// "prometheus", "cloudwatch"…
-    pub source: String,
-    /// Where it is (URL without credentials).
-    pub endpoint: String,
-    pub last_success: Option<Timestamp>,
-    /// How long the last query took, in milliseconds.
-    pub latency_ms: Option<f64>,
-    pub last_error: Option<String>,
-    pub last_error_at: Option<Timestamp>,
-    pub queries_ok: u64,
-    pub queries_failed: u64,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,8 @@ use super::format::{
 };
 use super::gateways;
 use super::model::{
-    ConditionStatus, FlowEdge, ObjectRef, Pane, RouteParent, RouteStatus, SourceState, SourceStatus,
+    ConditionStatus, FlowEdge, ObjectRef, Pane, RouteParent, RouteStatus, SourceHealth,
+    SourceState, SourceStatus,
 };
 use super::nodes::{self, NodeSummary};
 use super::prices::PriceSource;
@@ -49,6 +50,8 @@ pub struct Report {
     /// Panes whose sources are not healthy (degraded, unavailable, not installed), so a
     /// 403 or an unreachable metrics server shows in the report as it does on screen.
     pub sources: Vec<SourceReport>,
+    /// Every source the report was read from: last answer, latency, last error.
+    pub source_health: Vec<SourceHealth>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -344,6 +347,7 @@ impl Report {
                 .values()
                 .filter_map(SourceReport::from_status)
                 .collect(),
+            source_health: cockpit.health.values().cloned().collect(),
         }
     }
 
@@ -384,6 +388,15 @@ impl Report {
             let _ = writeln!(
                 out,
                 "\n_Partial: the source had not sent its full initial state when this was taken._"
+            );
+        }
+        for health in self.source_health.iter().filter(|h| h.failing()) {
+            let _ = writeln!(
+                out,
+                "\n_Source {} ({}) is failing: {}._",
+                md(&health.source),
+                md(&health.endpoint),
+                md(health.last_error.as_deref().unwrap_or("no answer"))
             );
         }
         for source in &self.sources {

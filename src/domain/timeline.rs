@@ -183,7 +183,11 @@ pub fn update_time(update: &Update) -> Option<Timestamp> {
         Update::Alerts(s) => Some(s.at),
         Update::Source(s) => Some(s.at),
         Update::Billing(b) => Some(b.at),
-        Update::Cluster(_) | Update::InitialSyncDone | Update::Notice { .. } => None,
+        // Health carries wall-clock times of requests, not the source time of the data.
+        Update::Cluster(_)
+        | Update::InitialSyncDone
+        | Update::Notice { .. }
+        | Update::Health(_) => None,
     }
 }
 

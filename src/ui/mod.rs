@@ -7,6 +7,7 @@ pub mod format;
 mod overlay;
 mod overview;
 mod panes;
+mod sources;
 pub mod terminal;
 pub mod text;
 pub mod theme;
@@ -66,6 +67,8 @@ pub enum Overlay {
     Fix,
     /// The fixes applied this session and their verdicts.
     Fixes,
+    /// Every source with its last answer, latency and last error; each pane's source.
+    Sources,
 }
 
 /// Navigation state: what the user is looking at. Owned and changed by the app.
@@ -197,6 +200,13 @@ pub fn render(frame: &mut Frame, input: &RenderInput) {
         Some(Overlay::Fixes) => {
             fix::render_list(frame, body, input.theme, &input.view.fixes.applied)
         }
+        Some(Overlay::Sources) => sources::render(
+            frame,
+            body,
+            input.theme,
+            input.cockpit,
+            input.view.help_offset,
+        ),
     }
 }
 

@@ -43,6 +43,8 @@ pub struct LiveOptions {
 pub struct Connection {
     pub client: Client,
     pub cluster: ClusterInfo,
+    /// The API server's URL, for the source-health view.
+    pub endpoint: String,
 }
 
 fn read_kubeconfig(options: &LiveOptions) -> Result<Kubeconfig, KubeconfigError> {
@@ -101,6 +103,7 @@ pub async fn connect(options: &LiveOptions) -> Result<Connection, ConnectError> 
     // stays open for minutes; the watcher has its own idle timeout for dead streams.
     config.read_timeout = None;
     let server = config.cluster_url.host().unwrap_or_default().to_string();
+    let endpoint = config.cluster_url.to_string();
     let name = if context.is_empty() {
         cluster_name.clone()
     } else {
@@ -114,6 +117,7 @@ pub async fn connect(options: &LiveOptions) -> Result<Connection, ConnectError> 
     let client = Client::try_from(config)?;
     Ok(Connection {
         client,
+        endpoint,
         cluster: ClusterInfo {
             name,
             region,

@@ -3,9 +3,10 @@
 //! time the data was last known good so the pane can show its age.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use crate::domain::assemble::ObjectKind;
-use crate::domain::model::{Pane, SourceState};
+use crate::domain::model::{Pane, SourceHealth, SourceState};
 use crate::domain::time::Timestamp;
 
 use super::watch::WatchFailure;
@@ -61,6 +62,19 @@ struct KindHealth {
     failure: Option<WatchFailure>,
     /// When the current run of failures began: the data was last known good then.
     failing_since: Option<Timestamp>,
+    /// When the current (re)list began, to time it.
+    list_started: Option<Instant>,
+}
+
+/// The API server as one source, for the source-health view.
+#[derive(Debug, Clone, Default)]
+struct ApiServer {
+    last_success: Option<Timestamp>,
+    /// How long the latest full list took.
+    last_list_ms: Option<f64>,
+    last_error: Option<(String, Timestamp)>,
+    answered: u64,
+    failed: u64,
 }
 
 /// Everything the backend knows about its watchers' health.
@@ -69,6 +83,7 @@ pub struct Health {
     kinds: BTreeMap<ObjectKind, KindHealth>,
     not_installed: BTreeMap<Pane, String>,
     discovery_settled: bool,
+    api: ApiServer,
 }
 
 /// A pane's state, and the instant its data was last known to be current (None: now).
@@ -76,6 +91,19 @@ pub struct Health {
 pub struct PaneHealth {
     pub state: SourceState,
     pub stale_since: Option<Timestamp>,
+}
+
+/// What went wrong with a kind's watch, in words that say what to do.
+fn cause(kind: ObjectKind, failure: &WatchFailure, scope: &str) -> String {
+    match failure {
+        WatchFailure::Forbidden(_) => format!(
+            "forbidden: needs list/watch on {} ({scope})",
+            rbac_name(kind)
+        ),
+        WatchFailure::NotFound(_) => format!("{} not found on the server", rbac_name(kind)),
+        WatchFailure::Gone => format!("{}: relisting after 410 Gone", kind.resource()),
+        WatchFailure::Other(error) => format!("{}: {error}", kind.resource()),
+    }
 }
 
 fn rbac_name(kind: ObjectKind) -> String {
@@ -91,13 +119,30 @@ impl Health {
             kind,
             KindHealth {
                 scope: scope.to_string(),
+                list_started: Some(Instant::now()),
                 ..KindHealth::default()
             },
         );
     }
 
+    /// A watch event or a page arrived: the API server answers.
+    pub fn heard(&mut self, at: Timestamp) {
+        self.api.last_success = Some(at);
+        self.api.answered += 1;
+    }
+
+    /// The kind lists again (after 410 Gone or a broken watch): time the new list.
+    pub fn relisting(&mut self, kind: ObjectKind) {
+        if let Some(health) = self.kinds.get_mut(&kind) {
+            health.list_started = Some(Instant::now());
+        }
+    }
+
     pub fn listed(&mut self, kind: ObjectKind) {
         if let Some(health) = self.kinds.get_mut(&kind) {
+            if let Some(started) = health.list_started.take() {
+                self.api.last_list_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+            }
             health.listed = true;
             health.reported = true;
             health.failure = None;
@@ -107,6 +152,8 @@ impl Health {
 
     pub fn failed(&mut self, kind: ObjectKind, failure: WatchFailure, at: Timestamp) {
         if let Some(health) = self.kinds.get_mut(&kind) {
+            self.api.failed += 1;
+            self.api.last_error = Some((cause(kind, &failure, &health.scope), at));
             health.reported = true;
             health.failing_since.get_or_insert(at);
             health.failure = Some(failure);
@@ -134,6 +181,20 @@ impl Health {
         self.discovery_settled && self.kinds.values().all(|k| k.reported)
     }
 
+    /// The API server as the source-health view shows it.
+    pub fn source(&self, endpoint: &str) -> SourceHealth {
+        let mut health = SourceHealth::new("kubernetes", endpoint);
+        health.last_success = self.api.last_success;
+        health.latency_ms = self.api.last_list_ms;
+        health.queries_ok = self.api.answered;
+        health.queries_failed = self.api.failed;
+        if let Some((error, at)) = &self.api.last_error {
+            health.last_error = Some(error.clone());
+            health.last_error_at = Some(*at);
+        }
+        health
+    }
+
     pub fn pane(&self, pane: Pane) -> PaneHealth {
         let (primary, secondary) = pane_kinds(pane);
         let mut unavailable = Vec::new();
@@ -150,16 +211,7 @@ impl Health {
             let Some(failure) = &health.failure else {
                 continue;
             };
-            let cause = match failure {
-                WatchFailure::Forbidden(_) => format!(
-                    "forbidden: needs list/watch on {} ({})",
-                    rbac_name(kind),
-                    health.scope
-                ),
-                WatchFailure::NotFound(_) => format!("{} not found on the server", rbac_name(kind)),
-                WatchFailure::Gone => format!("{}: relisting after 410 Gone", kind.resource()),
-                WatchFailure::Other(error) => format!("{}: {error}", kind.resource()),
-            };
+            let cause = cause(kind, failure, &health.scope);
             // Data that was good before a connection problem is going stale; a kind that was
             // never readable (403) is simply missing and does not age the rest.
             if !matches!(failure, WatchFailure::Forbidden(_))
@@ -253,6 +305,44 @@ mod tests {
         assert_eq!(nodes.stale_since, Some(at(10)));
         health.recovered(ObjectKind::Node);
         assert_eq!(health.pane(Pane::Nodes).state, SourceState::Ok);
+    }
+
+    #[test]
+    fn the_api_server_as_a_source_counts_answers_times_lists_and_keeps_the_last_error() {
+        let mut health = Health::default();
+        health.started(ObjectKind::Node, "cluster-wide");
+        health.heard(at(1));
+        health.listed(ObjectKind::Node);
+        let ok = health.source("https://api.example:443/");
+        assert_eq!(ok.endpoint, "https://api.example:443/");
+        assert_eq!((ok.queries_ok, ok.queries_failed), (1, 0));
+        assert_eq!(ok.last_success, Some(at(1)));
+        assert!(ok.latency_ms.is_some(), "the list was timed");
+        assert!(!ok.failing());
+
+        health.failed(
+            ObjectKind::Node,
+            WatchFailure::Other("connection refused".into()),
+            at(5),
+        );
+        let down = health.source("https://api.example:443/");
+        assert_eq!(
+            down.last_error.as_deref(),
+            Some("nodes: connection refused")
+        );
+        assert_eq!(down.last_error_at, Some(at(5)));
+        assert!(down.failing());
+
+        health.heard(at(9));
+        let back = health.source("https://api.example:443/");
+        assert!(
+            !back.failing(),
+            "answering again, the error stays as history"
+        );
+        assert_eq!(
+            back.last_error.as_deref(),
+            Some("nodes: connection refused")
+        );
     }
 
     #[test]

@@ -25,7 +25,9 @@ use super::project;
 use super::watch::{self, WatchMessage};
 use crate::backend::{Command, UpdateSender};
 use crate::domain::assemble::{self, Changed, ClusterObjects, ObjectKind, Projection};
-use crate::domain::model::{ClusterInfo, Pane, RouteKind, SourceState, SourceStatus, Update};
+use crate::domain::model::{
+    ClusterInfo, Pane, RouteKind, SourceHealth, SourceState, SourceStatus, Update,
+};
 use crate::domain::time::Timestamp;
 
 /// How often pane states and the clock go out (and, until the initial list is complete,
@@ -73,6 +75,10 @@ struct Live {
     /// CloudWatch figures (`--cloudwatch`): merged the same way, its trouble folded into
     /// the pane states.
     cloudwatch: Option<super::cloudwatch::CloudWatchHandle>,
+    /// The API server's URL, as the source-health view names it.
+    endpoint: String,
+    /// What each source's health was when last sent.
+    sent_health: BTreeMap<String, SourceHealth>,
 }
 
 impl Live {
@@ -83,11 +89,18 @@ impl Live {
 
     fn apply(&mut self, message: WatchMessage, at: Timestamp) {
         match message {
-            WatchMessage::Relisting { kind } => self.objects.begin_relist(kind),
-            WatchMessage::Page { objects, .. } => objects
-                .into_iter()
-                .for_each(|projection| self.objects.upsert(projection)),
+            WatchMessage::Relisting { kind } => {
+                self.health.relisting(kind);
+                self.objects.begin_relist(kind);
+            }
+            WatchMessage::Page { objects, .. } => {
+                self.health.heard(at);
+                objects
+                    .into_iter()
+                    .for_each(|projection| self.objects.upsert(projection));
+            }
             WatchMessage::Listed { kind, objects } => {
+                self.health.heard(at);
                 objects
                     .into_iter()
                     .for_each(|projection| self.objects.upsert(projection));
@@ -95,8 +108,14 @@ impl Live {
                 self.health.listed(kind);
                 self.dirty = true;
             }
-            WatchMessage::Applied(projection) => self.objects.upsert(projection),
-            WatchMessage::Deleted { kind, key } => self.objects.remove(kind, &key, at),
+            WatchMessage::Applied(projection) => {
+                self.health.heard(at);
+                self.objects.upsert(projection);
+            }
+            WatchMessage::Deleted { kind, key } => {
+                self.health.heard(at);
+                self.objects.remove(kind, &key, at);
+            }
             // Pane states and the age of every snapshot follow the watchers' health.
             WatchMessage::Failed { kind, failure } => {
                 self.health.failed(kind, failure, at);
@@ -107,6 +126,24 @@ impl Live {
                 self.dirty = true;
             }
         }
+    }
+
+    /// Each source's health (API server, Prometheus, CloudWatch) that changed since it was
+    /// last sent. Called once a second, not per flush: a watch event moves the API server's
+    /// counters, and the health view does not need them 30 times a second.
+    fn health_updates(&mut self) -> Vec<Update> {
+        let mut now = vec![self.health.source(&self.endpoint)];
+        now.extend(self.metrics.as_ref().map(|m| m.health()));
+        now.extend(self.cloudwatch.as_ref().map(|c| c.health()));
+        let mut updates = Vec::new();
+        for health in now {
+            if self.sent_health.get(&health.source) != Some(&health) {
+                self.sent_health
+                    .insert(health.source.clone(), health.clone());
+                updates.push(Update::Health(health));
+            }
+        }
+        updates
     }
 
     /// Something waits to go out: changed objects, or a change that touches every pane.
@@ -644,6 +681,8 @@ pub async fn run(
                 &connection.cluster,
             ))
         }),
+        endpoint: connection.endpoint.clone(),
+        sent_health: BTreeMap::new(),
     };
     if updates
         .send(Update::Cluster(connection.cluster))
@@ -687,6 +726,7 @@ pub async fn run(
             },
             _ = ticker.tick() => {
                 batch = live.flush(live.now());
+                batch.extend(live.health_updates());
                 flush_at = None;
                 last_flush = tokio::time::Instant::now();
             }

@@ -19,8 +19,8 @@ use super::state::{Node, Specs, State, WorkloadSource, seconds};
 use super::workloads;
 use crate::domain::Timestamp;
 use crate::domain::model::{
-    Capacity, ClusterInfo, DnsClient, DnsMetrics, DnsPod, DnsSnapshot, RcodeRate, Update,
-    ZoneRouting,
+    Capacity, ClusterInfo, DnsClient, DnsMetrics, DnsPod, DnsSnapshot, RcodeRate, SourceHealth,
+    Update, ZoneRouting,
 };
 use crate::domain::scenario::{
     DnsSpec, EKS_DEFAULT_COREFILE, PdbSpec, Scenario, WorkloadKind, WorkloadSpec,
@@ -446,6 +446,16 @@ impl SimCluster {
             source: "simulated".to_string(),
             detail: format!("scenario {}, seed {}", self.spec.name, self.seed),
         }
+    }
+
+    /// The simulator as the source-health view shows it: it always answers, at once.
+    pub fn health(&self) -> SourceHealth {
+        let mut health = SourceHealth::new(
+            "simulator",
+            &format!("built in: scenario {}, seed {}", self.spec.name, self.seed),
+        );
+        health.last_success = Some(self.now());
+        health
     }
 
     /// The current snapshot of every pane.

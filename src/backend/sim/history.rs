@@ -42,6 +42,7 @@ pub fn initial_updates(
             next = end;
         }
     }
+    updates.push(Update::Health(cluster.health()));
     updates.push(Update::Clock { at: cluster.now() });
     (cluster, updates)
 }

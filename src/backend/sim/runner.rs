@@ -207,6 +207,7 @@ async fn advance_and_send(
         if steps > 0 {
             cluster.advance(steps);
             batch = alert_rules.annotate(cluster.updates());
+            batch.push(Update::Health(cluster.health()));
         }
         batch.push(Update::Clock { at: cluster.now() });
         batch

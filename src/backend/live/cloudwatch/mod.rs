@@ -24,10 +24,10 @@ use tokio::task::JoinHandle;
 
 use super::client::LiveOptions;
 use super::health::PaneHealth;
+use crate::domain::model::SourceHealth;
 use crate::domain::model::{
     BilledSpend, ClusterInfo, GatewaySnapshot, LoadBalancerMetrics, Pane, SourceState, Update,
 };
-use crate::domain::promql::SourceHealth;
 use crate::domain::time::Timestamp;
 pub use client::{CloudWatchApi, CloudWatchError, SdkApi};
 pub use scheduler::{Collected, Schedule, Settings, Shared, Signal};

@@ -16,8 +16,8 @@ use super::client::{self, CloudWatchApi, CloudWatchError};
 use super::insights::{self, WorkloadKey};
 use super::loadbalancers::{self, Catalogue, LbKey};
 use super::queries::{self, MetricSpec, Series, Window};
+use crate::domain::model::SourceHealth;
 use crate::domain::model::{BilledSpend, LoadBalancerMetrics, Pane, UsageStats};
-use crate::domain::promql::SourceHealth;
 use crate::domain::time::Timestamp;
 
 /// How the scheduler paces itself.

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
+use crate::domain::model::SourceHealth;
 use crate::domain::model::{Pane, SourceState, SourceStatus, Update};
-use crate::domain::promql::{self, QueryId, SourceHealth};
+use crate::domain::promql::{self, QueryId};
 use crate::domain::time::Timestamp;
 pub use client::{PrometheusClient, Querier, QueryError};
 pub use scheduler::{Collected, Schedule, Shared};

@@ -12,9 +12,8 @@ use tokio::time::Instant;
 
 use super::client::{Querier, QueryError};
 use crate::domain::model::Pane;
-use crate::domain::promql::{
-    self, Cost, MetricNames, Query, QueryId, Results, Sample, SourceHealth,
-};
+use crate::domain::model::SourceHealth;
+use crate::domain::promql::{self, Cost, MetricNames, Query, QueryId, Results, Sample};
 use crate::domain::time::Timestamp;
 
 /// How the scheduler paces itself.
