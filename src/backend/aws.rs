@@ -85,7 +85,8 @@ fn still_good(credentials: &Credentials, now: SystemTime) -> bool {
         .is_none_or(|expiry| expiry > now + REFRESH_BEFORE_EXPIRY)
 }
 
-/// The error with its causes: the credential chain puts the useful part in a source.
+/// The error with its causes: the credential chain, and reqwest ("connection refused"), put
+/// the useful part in a source.
 pub fn describe(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

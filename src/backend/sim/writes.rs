@@ -12,6 +12,7 @@
 
 use serde_json::Value;
 
+use crate::domain::fix::{cpu_cores, memory_mib};
 use crate::domain::model::{RouteKind, ZoneRouting};
 use crate::domain::scenario::{
     BackendSpec, BudgetSpec, DnsSpread, ReferenceGrantSpec, Scenario, WorkloadKind, ZoneSpread,
@@ -138,48 +139,7 @@ fn str_at(object: &Value, pointer: &str) -> Option<String> {
 
 /// A CPU quantity in millicores: "250m", "1", "1.5", 2.
 fn millicores(value: &Value) -> Option<f64> {
-    let cores = match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => match s.trim().strip_suffix('m') {
-            Some(milli) => return milli.parse::<f64>().ok().filter(|v| v.is_finite()),
-            None => s.trim().parse::<f64>().ok(),
-        },
-        _ => None,
-    }?;
-    Some(cores * 1000.0).filter(|v| v.is_finite())
-}
-
-/// A CPU quantity in cores.
-fn cores(value: &Value) -> Option<f64> {
-    millicores(value).map(|m| m / 1000.0)
-}
-
-/// A memory quantity in MiB: "384Mi", "1Gi", "500M", bytes.
-fn mebibytes(value: &Value) -> Option<f64> {
-    let text = match value {
-        Value::Number(n) => return n.as_f64().map(|b| b / 1_048_576.0),
-        Value::String(s) => s.trim(),
-        _ => return None,
-    };
-    const UNITS: [(&str, f64); 8] = [
-        ("Ki", 1024.0),
-        ("Mi", 1_048_576.0),
-        ("Gi", 1_073_741_824.0),
-        ("Ti", 1_099_511_627_776.0),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-    ];
-    let (number, factor) = UNITS
-        .iter()
-        .find_map(|(suffix, factor)| text.strip_suffix(suffix).map(|n| (n, *factor)))
-        .unwrap_or((text, 1.0));
-    number
-        .parse::<f64>()
-        .ok()
-        .map(|n| n * factor / 1_048_576.0)
-        .filter(|v| v.is_finite())
+    cpu_cores(value).map(|cores| cores * 1000.0)
 }
 
 /// Millicores and MiB compared as the renderer writes them (whole units), so a value that
@@ -206,9 +166,9 @@ fn resources(object: &Value, container: &str) -> Option<Resources> {
     let at = |pointer: &str| found.pointer(pointer);
     Some(Resources {
         cpu_request_m: whole(at("/resources/requests/cpu").and_then(millicores)),
-        memory_request_mib: whole(at("/resources/requests/memory").and_then(mebibytes)),
+        memory_request_mib: whole(at("/resources/requests/memory").and_then(memory_mib)),
         cpu_limit_m: whole(at("/resources/limits/cpu").and_then(millicores)),
-        memory_limit_mib: whole(at("/resources/limits/memory").and_then(mebibytes)),
+        memory_limit_mib: whole(at("/resources/limits/memory").and_then(memory_mib)),
     })
 }
 
@@ -548,7 +508,7 @@ fn nodepool(spec: &mut Scenario, name: &str, write: Write<'_>) {
     if let Some(Some(after)) = write.changed(|o| str_at(o, "/spec/disruption/consolidateAfter")) {
         pool.consolidate_after = after;
     }
-    if let Some(limit) = write.changed(|o| o.pointer("/spec/limits/cpu").and_then(cores)) {
+    if let Some(limit) = write.changed(|o| o.pointer("/spec/limits/cpu").and_then(cpu_cores)) {
         pool.cpu_limit = limit;
     }
     if let Some(weight) = write.changed(|o| {
@@ -864,8 +824,8 @@ mod tests {
     fn quantities() {
         assert_eq!(millicores(&json!("250m")), Some(250.0));
         assert_eq!(millicores(&json!("1.5")), Some(1500.0));
-        assert_eq!(mebibytes(&json!("1Gi")), Some(1024.0));
-        assert_eq!(cores(&json!("250")), Some(250.0));
-        assert_eq!(mebibytes(&json!("lots")), None);
+        assert_eq!(memory_mib(&json!("1Gi")), Some(1024.0));
+        assert_eq!(cpu_cores(&json!("250")), Some(250.0));
+        assert_eq!(memory_mib(&json!("lots")), None);
     }
 }

@@ -17,6 +17,7 @@ mod flows;
 mod gateways;
 mod nodes;
 mod object;
+pub use object::{cpu_cores, memory_mib};
 mod rightsizing;
 mod spend;
 

@@ -137,9 +137,9 @@ pub fn guarded_patch(
 pub fn cpu_cores(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) => match s.strip_suffix('m') {
+        Value::String(s) => match s.trim().strip_suffix('m') {
             Some(milli) => milli.parse::<f64>().ok().map(|m| m / 1000.0),
-            None => s.parse::<f64>().ok(),
+            None => s.trim().parse::<f64>().ok(),
         },
         _ => None,
     }

@@ -185,7 +185,7 @@ impl PrometheusClient {
             Ok(Err(prometheus_http_query::Error::Prometheus(e))) => {
                 Err(QueryError::Prometheus(e.to_string()))
             }
-            Ok(Err(e)) => Err(QueryError::Http(describe(&e))),
+            Ok(Err(e)) => Err(QueryError::Http(aws::describe(&e))),
             Ok(Ok(value)) => Ok(value),
         }
     }
@@ -277,7 +277,7 @@ impl SignedHttp {
         };
         let mut request = builder
             .build()
-            .map_err(|e| QueryError::Http(describe(&e)))?;
+            .map_err(|e| QueryError::Http(aws::describe(&e)))?;
         signer
             .sign(&mut request)
             .await
@@ -286,12 +286,12 @@ impl SignedHttp {
             .http
             .execute(request)
             .await
-            .map_err(|e| QueryError::Http(describe(&e)))?;
+            .map_err(|e| QueryError::Http(aws::describe(&e)))?;
         let status = response.status();
         let body = response
             .bytes()
             .await
-            .map_err(|e| QueryError::Http(describe(&e)))?;
+            .map_err(|e| QueryError::Http(aws::describe(&e)))?;
         match serde_json::from_slice::<Envelope<T>>(&body) {
             Ok(Envelope::Success { data }) => Ok(data),
             Ok(Envelope::Error(error)) => Err(QueryError::Prometheus(error.to_string())),
@@ -326,21 +326,6 @@ fn excerpt(body: &[u8]) -> String {
         .take(ERROR_EXCERPT)
         .collect();
     line.trim().to_string()
-}
-
-/// The error with its causes, which is where reqwest says "connection refused".
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn labels(map: &std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
