@@ -75,9 +75,11 @@ Faults (--fault, repeatable; RESOURCE is a plural like pods or httproutes, plura
 Faults can be replaced at runtime: PUT /_kockpit/faults with one spec per line (bearer token
 required); DELETE /_kockpit/faults clears them.
 
---objects DIR loads every *.yaml, *.yml and *.json under DIR (multi-document YAML and kind: List
-included). A loaded object wins over a simulated one with the same kind, namespace and name;
-the simulator never changes or deletes loaded objects.";
+--objects PATH loads every *.yaml, *.yml and *.json under PATH (multi-document YAML and kind: List
+included) and prints what each file gave. Without --scenario the server holds exactly the dump,
+its clock frozen at the dump's newest timestamp, and /metrics is empty. With --scenario the dump
+is mixed into the simulated cluster: a loaded object wins over a simulated one with the same
+kind, namespace and name, and the simulator never changes or deletes loaded objects.";
 
 /// Options of `kockpit sim serve` (the scenario, seed and speed are the global options).
 #[derive(Debug, Args)]
@@ -88,9 +90,6 @@ struct ServeArgs {
     /// Write a kubeconfig for this server (cluster and context `kockpit-sim`) to FILE.
     #[arg(long, value_name = "FILE")]
     kubeconfig_out: Option<std::path::PathBuf>,
-    /// Also serve the manifests found in DIR (e.g. the output of `kubectl get -A -o yaml`).
-    #[arg(long, value_name = "DIR")]
-    objects: Option<std::path::PathBuf>,
     /// Grow the cluster by NODES nodes running PODS pods (benchmarks).
     #[arg(long, value_name = "NODES,PODS", value_parser = kockpit::backend::sim::serve::scale::parse)]
     scale: Option<(u32, u32)>,
@@ -142,9 +141,16 @@ struct SourceArgs {
     /// Run on the built-in simulated EKS cluster.
     #[arg(long, global = true)]
     demo: bool,
-    /// Simulator scenario: a built-in name (see `kockpit scenarios`) or a path to a .toml file.
-    #[arg(long, global = true, default_value = "baseline", value_name = "NAME")]
-    scenario: String,
+    /// Simulator scenario: a built-in name (see `kockpit scenarios`) or a path to a .toml file
+    /// [default: baseline].
+    #[arg(long, global = true, value_name = "NAME")]
+    scenario: Option<String>,
+    /// A cluster dump to show instead of a live cluster: `kubectl get -A -o yaml` (or `-o json`)
+    /// output, or a directory of such files (a support bundle). Only what the dump holds is
+    /// shown, as it stood at its newest timestamp. With `sim serve`, the dump is served alone
+    /// unless a --scenario is named too, which mixes it into the simulated cluster.
+    #[arg(long, global = true, value_name = "PATH")]
+    objects: Option<std::path::PathBuf>,
     /// Simulator seed: the same seed gives the same cluster and the same incident.
     #[arg(long, global = true, default_value_t = 1)]
     seed: u64,
@@ -324,12 +330,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: SimCommand::Serve(args),
         }) => {
             use kockpit::backend::sim::serve::{ServeOptions, run};
-            let mut options = ServeOptions::new(scenarios::load(&cli.source.scenario)?);
+            let mut options = ServeOptions::new(scenarios::load(scenario_name(&cli.source))?);
             options.seed = cli.source.seed;
             options.speed = cli.source.speed;
             options.listen = args.listen;
             options.kubeconfig_out = args.kubeconfig_out;
-            options.objects = args.objects;
+            // A dump is served alone unless a scenario is named to mix it with.
+            options.simulate = cli.source.objects.is_none() || cli.source.scenario.is_some();
+            options.objects = cli.source.objects.clone();
             options.scale = args.scale;
             options.faults = args.faults;
             tokio_runtime()?.block_on(run(options))?;
@@ -408,13 +416,31 @@ async fn fix_command(
     }
 }
 
-/// Live when a kubeconfig or context is named (or KUBECONFIG is set) and --demo is not given;
-/// the simulator otherwise.
+/// The scenario the simulator runs: the one named, else the calm baseline.
+fn scenario_name(source: &SourceArgs) -> &str {
+    source.scenario.as_deref().unwrap_or("baseline")
+}
+
+/// A dump with --objects; live when a kubeconfig or context is named (or KUBECONFIG is set)
+/// and --demo is not given; the simulator otherwise.
 fn source_backend(
     source: &SourceArgs,
     speed: f64,
     start_offset: Duration,
 ) -> anyhow::Result<Box<dyn Backend>> {
+    if let Some(path) = &source.objects {
+        anyhow::ensure!(
+            !source.demo && source.scenario.is_none(),
+            "--objects shows a dump alone; to mix it into a simulated cluster, serve both with \
+             `kockpit sim serve --objects {} --scenario NAME` and point kockpit at that server",
+            path.display()
+        );
+        let dump = kockpit::backend::dump::DumpBackend::open(path)?;
+        for line in dump.report() {
+            eprintln!("kockpit: {line}");
+        }
+        return Ok(Box::new(dump));
+    }
     if is_live(source) {
         return Ok(Box::new(kockpit::backend::live::LiveBackend::new(
             kockpit::backend::live::LiveOptions {
@@ -455,7 +481,7 @@ fn prometheus_window(text: &str) -> anyhow::Result<String> {
 fn is_live(source: &SourceArgs) -> bool {
     let kubeconfig_env = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
     let live = source.kubeconfig.is_some() || source.context.is_some() || kubeconfig_env;
-    live && !source.demo
+    live && !source.demo && source.objects.is_none()
 }
 
 /// Prometheus credentials: SigV4 with `--prometheus-sigv4`, else a token or password from
@@ -494,7 +520,9 @@ fn load_prices(
             ));
             (source.region.clone().or(facts.region), facts.instance_types)
         } else {
-            let scenario = scenarios::load(&source.scenario).ok().map(|s| s.region);
+            let scenario = scenarios::load(scenario_name(source))
+                .ok()
+                .map(|s| s.region);
             (source.region.clone().or(scenario), Default::default())
         };
         RefreshTarget {
@@ -529,7 +557,7 @@ fn simulator(
     speed: f64,
     start_offset: Duration,
 ) -> anyhow::Result<Box<dyn Backend>> {
-    let scenario = scenarios::load(&source.scenario)?;
+    let scenario = scenarios::load(scenario_name(source))?;
     Ok(Box::new(SimBackend::new(
         scenario,
         source.seed,

@@ -4,6 +4,8 @@
 
 /// SigV4 signing with the default AWS credential chain, for the APIs called without an SDK.
 pub mod aws;
+/// A cluster dump (`kockpit --objects DIR`), shown as it was when taken.
+pub mod dump;
 pub mod live;
 /// Instance prices refreshed from AWS (`--refresh-prices`) and their cache.
 pub mod pricing;

@@ -8,6 +8,8 @@ pub mod cloudwatch;
 pub mod crds;
 pub mod discovery;
 pub mod health;
+/// A dump's manifests to the projections their watchers would make.
+pub mod manifest;
 pub mod project;
 /// Metric figures from Prometheus, merged into the snapshots (`--prometheus`).
 pub mod prometheus;

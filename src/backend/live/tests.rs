@@ -2,10 +2,9 @@
 //! shapes go through the same projection functions as watched objects, into the store, and
 //! out as pane snapshots.
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{crds, project};
+use super::manifest;
 use crate::domain::assemble::{self, ClusterObjects, ObjectKey, ObjectKind, Projection};
 use crate::domain::gateways::route_reason;
 use crate::domain::model::*;
@@ -26,38 +25,15 @@ fn now() -> Timestamp {
     at("2026-03-02T10:00:00Z")
 }
 
-fn typed<K: DeserializeOwned>(item: &Value) -> K {
-    serde_json::from_value(item.clone()).unwrap_or_else(|e| panic!("{e}: {item}"))
-}
-
 /// Projects one listed object the way its watcher does.
 fn projection(item: &Value) -> Option<Projection> {
-    let kind = item["kind"].as_str().unwrap_or_default();
-    Some(match kind {
-        "Node" => Projection::Node(project::node(&typed(item))),
-        "Pod" => Projection::Pod(project::pod(&typed(item))),
-        "Service" => Projection::Service(project::service(&typed(item))),
-        "EndpointSlice" => Projection::EndpointSlice(project::endpoint_slice(&typed(item))),
-        "Deployment" => Projection::Workload(project::deployment(&typed(item))),
-        "StatefulSet" => Projection::Workload(project::stateful_set(&typed(item))),
-        "DaemonSet" => Projection::Workload(project::daemon_set(&typed(item))),
-        "ReplicaSet" => Projection::ReplicaSet(project::replica_set(&typed(item))),
-        "ConfigMap" => Projection::ConfigMap(project::config_map(&typed(item))),
-        "Event" => Projection::Event(project::event(&typed(item))?),
-        "HorizontalPodAutoscaler" => Projection::Hpa(project::hpa(&typed(item))),
-        "PodDisruptionBudget" => Projection::Pdb(project::pdb(&typed(item))),
-        "Namespace" => Projection::Namespace(project::namespace(&typed(item))),
-        "GatewayClass" => Projection::GatewayClass(crds::gateway_class(&typed(item))),
-        "Gateway" => Projection::Gateway(crds::gateway(&typed(item))),
-        "HTTPRoute" => Projection::Route(crds::route(RouteKind::Http, &typed(item))),
-        "GRPCRoute" => Projection::Route(crds::route(RouteKind::Grpc, &typed(item))),
-        "ReferenceGrant" => Projection::ReferenceGrant(crds::reference_grant(&typed(item))),
-        "NodePool" => Projection::NodePool(crds::node_pool(&typed(item))),
-        "NodeClaim" => Projection::NodeClaim(crds::node_claim(&typed(item))),
-        "EC2NodeClass" => Projection::Ec2NodeClass(crds::ec2_node_class(&typed(item))),
-        "VerticalPodAutoscaler" => Projection::Vpa(crds::vpa(&typed(item))),
-        other => panic!("no projection for {other}"),
-    })
+    match manifest::project(item) {
+        manifest::Projected::Kept(projection) => Some(*projection),
+        manifest::Projected::Skipped(why) => {
+            assert!(why.contains("not about"), "{why}: {item}");
+            None
+        }
+    }
 }
 
 fn load(objects: &mut ClusterObjects, yaml: &str) {

@@ -41,10 +41,9 @@ fn locked<'a>(
         .map_err(|_| ApiError::new(500, "InternalError", "the object store is unavailable"))
 }
 
-/// The simulated clock, for ages in tables. Read before the store is locked: the stepping
-/// task holds the simulator while it locks the store.
+/// The served clock, for ages in tables.
 fn sim_now(shared: &Shared) -> crate::domain::Timestamp {
-    shared.sim.lock().map(|s| s.now()).unwrap_or_default()
+    shared.now()
 }
 
 fn resolve(shared: &Shared, group: &str, version: &str, rest: &[&str]) -> Result<Target, ApiError> {

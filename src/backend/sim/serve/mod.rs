@@ -11,7 +11,6 @@ pub mod discovery;
 pub mod faults;
 pub mod kubeconfig;
 pub mod local;
-pub mod manifests;
 pub mod patch;
 mod protobuf;
 pub mod requests;
@@ -36,6 +35,8 @@ use super::engine::{SimCluster, scenario_t0};
 use super::objects::{self, timestamp, uid_for};
 use super::rng::mix;
 use super::runner::Pacer;
+use crate::backend::dump::{self, Dump, ManifestError};
+use crate::domain::Timestamp;
 use crate::domain::scenario::Scenario;
 pub use faults::{Fault, FaultError, Faults};
 use store::{Origin, Store};
@@ -49,6 +50,11 @@ pub fn placeholder_metrics(cluster: &SimCluster) -> String {
         "# HELP kockpit_sim_time_seconds The simulated cluster's clock.\n# TYPE kockpit_sim_time_seconds gauge\nkockpit_sim_time_seconds {}\n",
         cluster.now().timestamp()
     )
+}
+
+/// `/metrics` of a dump served alone: a dump has no metrics.
+fn no_metrics(_: &SimCluster) -> String {
+    String::new()
 }
 
 /// How often the stepping task wakes up.
@@ -65,7 +71,11 @@ pub struct ServeOptions {
     /// Must be a loopback address; port 0 picks a free one.
     pub listen: SocketAddr,
     pub kubeconfig_out: Option<PathBuf>,
+    /// A cluster dump to serve (`kubectl get -A -o yaml` output, or a directory of files).
     pub objects: Option<PathBuf>,
+    /// Run the simulated cluster beside the dump. Off, the server holds exactly the dump,
+    /// its clock frozen at the dump's newest timestamp, and `/metrics` is empty.
+    pub simulate: bool,
     pub scale: Option<(u32, u32)>,
     pub faults: Vec<Fault>,
     /// The bearer token clients must send; a fresh one when `None`.
@@ -88,6 +98,7 @@ impl ServeOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             kubeconfig_out: None,
             objects: None,
+            simulate: true,
             scale: None,
             faults: Vec::new(),
             token: None,
@@ -110,7 +121,7 @@ pub enum ServeError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Manifests(#[from] manifests::ManifestError),
+    Manifests(#[from] ManifestError),
     #[error("cannot write the kubeconfig {path}: {source}")]
     Kubeconfig {
         path: PathBuf,
@@ -131,6 +142,8 @@ pub(crate) struct Shared {
     /// The store's resourceVersion after each change, to wake watches.
     pub changes: signal::Sender<u64>,
     pub shutdown: signal::Receiver<bool>,
+    /// Set when the server holds a dump alone: its clock stands still at this instant.
+    pub frozen_at: Option<Timestamp>,
     pub metrics: MetricsFn,
     pub bookmark_interval: Duration,
     pub requests: requests::RequestCounts,
@@ -152,10 +165,20 @@ impl Shared {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             changes,
             shutdown,
+            frozen_at: None,
             metrics: super::exposition::render,
             bookmark_interval: Duration::from_secs(30),
             requests: requests::RequestCounts::default(),
         })
+    }
+
+    /// The served cluster's clock: the simulator's, or the dump's instant. Read before the
+    /// store is locked: the stepping task holds the simulator while it locks the store.
+    pub fn now(&self) -> Timestamp {
+        match self.frozen_at {
+            Some(at) => at,
+            None => self.sim.lock().map(|s| s.now()).unwrap_or_default(),
+        }
     }
 
     /// Renders the simulator into the store and wakes the watches.
@@ -183,6 +206,8 @@ impl Shared {
 pub struct Server {
     pub addr: SocketAddr,
     pub token: String,
+    /// What each file of `--objects` gave (empty without one).
+    pub loaded: Vec<dump::FileReport>,
     /// Switch faults at runtime (tests; the admin endpoint does the same over HTTP).
     pub faults: Faults,
     shared: Arc<Shared>,
@@ -203,7 +228,7 @@ fn fresh_token() -> String {
 }
 
 /// Puts a manifest's object into the store; objects without kind or name are skipped.
-fn load_object(store: &mut Store, mut object: Value) -> bool {
+fn load_object(store: &mut Store, mut object: Value, created: Timestamp) -> bool {
     let (Some(api_version), Some(kind), Some(name)) = (
         object
             .get("apiVersion")
@@ -240,7 +265,7 @@ fn load_object(store: &mut Store, mut object: Value) -> bool {
         meta.entry("uid")
             .or_insert_with(|| Value::from(uid_for(&kind, &namespace, &name)));
         meta.entry("creationTimestamp")
-            .or_insert_with(|| Value::from(timestamp(scenario_t0())));
+            .or_insert_with(|| Value::from(timestamp(created)));
     }
     store.put((index, namespace, name), object, Origin::Foreign);
     true
@@ -264,11 +289,18 @@ impl Server {
             source,
         })?;
         let token = options.token.clone().unwrap_or_else(fresh_token);
-        let loaded = match &options.objects {
-            Some(dir) => manifests::load(dir)?,
-            None => Vec::new(),
+        let mut loaded = match &options.objects {
+            Some(dir) => dump::manifests::load(dir)?,
+            None => Dump::default(),
         };
-        let mut scenario = options.scenario.clone();
+        // A dump served alone shows the cluster as it was when the dump was taken.
+        let frozen_at = (!options.simulate)
+            .then(|| dump::as_of(&loaded.objects).unwrap_or_else(chrono::Utc::now));
+        let mut scenario = if options.simulate {
+            options.scenario.clone()
+        } else {
+            Scenario::default()
+        };
         let seed = options.seed;
         let scaled = options.scale.is_some();
         if let Some((nodes, pods)) = options.scale {
@@ -286,8 +318,23 @@ impl Server {
         .await
         .map_err(|e| ServeError::Task(e.to_string()))?;
         let mut store = Store::new(discovery::Registry::default(), options.event_window);
-        for object in loaded {
-            load_object(&mut store, object);
+        for item in std::mem::take(&mut loaded.objects) {
+            let kind = item.object["kind"].as_str().unwrap_or_default().to_string();
+            let report = &mut loaded.files[item.file];
+            // A dump's Secrets stay in the dump: kockpit neither reads nor serves them.
+            if kind == "Secret" && item.object["apiVersion"] == "v1" {
+                report.skip("Secret: kockpit never reads Secrets");
+                continue;
+            }
+            if load_object(
+                &mut store,
+                item.object,
+                frozen_at.unwrap_or_else(scenario_t0),
+            ) {
+                report.keep(&kind);
+            } else {
+                report.skip("an object without apiVersion, kind or metadata.name");
+            }
         }
         let (changes, _) = signal::channel(0);
         let (stop, shutdown) = signal::channel(false);
@@ -301,14 +348,24 @@ impl Server {
             addr,
             changes,
             shutdown: shutdown.clone(),
-            metrics: options.metrics,
+            frozen_at,
+            metrics: if options.simulate {
+                options.metrics
+            } else {
+                no_metrics
+            },
             bookmark_interval: options.bookmark_interval,
             requests: requests::RequestCounts::default(),
         });
         {
             let shared = shared.clone();
+            let simulate = options.simulate;
             tokio::task::spawn_blocking(move || {
-                shared.render();
+                if simulate {
+                    shared.render();
+                } else {
+                    shared.notify();
+                }
                 if let Ok(mut store) = shared.store.lock() {
                     store.compact_all();
                 }
@@ -322,14 +379,15 @@ impl Server {
                 source,
             })?;
         }
-        let tasks = vec![
-            tokio::spawn(router::accept_loop(listener, shared.clone())),
-            tokio::spawn(step_loop(shared.clone(), options.speed)),
-            tokio::spawn(scale::churn_loop(shared.clone())),
-        ];
+        let mut tasks = vec![tokio::spawn(router::accept_loop(listener, shared.clone()))];
+        if options.simulate {
+            tasks.push(tokio::spawn(step_loop(shared.clone(), options.speed)));
+            tasks.push(tokio::spawn(scale::churn_loop(shared.clone())));
+        }
         Ok(Server {
             addr,
             token,
+            loaded: loaded.files,
             faults,
             shared,
             stop,
@@ -444,6 +502,9 @@ async fn step_loop(shared: Arc<Shared>, speed: f64) {
 pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let kubeconfig_out = options.kubeconfig_out.clone();
     let server = Server::start(options).await?;
+    for file in &server.loaded {
+        println!("{}", file.line());
+    }
     println!("kockpit sim serve: listening on http://{}", server.addr);
     match &kubeconfig_out {
         Some(path) => println!(

@@ -137,12 +137,9 @@ async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let now = shared.sim.lock().map(|sim| sim.now()).ok();
+    let now = shared.now();
     let mut response = handle_request(shared, request).await?;
-    if let Some(now) = now
-        && let Ok(date) =
-            HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
-    {
+    if let Ok(date) = HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
         response.headers_mut().insert(hyper::header::DATE, date);
     }
     Ok(response)
