@@ -93,6 +93,11 @@ struct ServeArgs {
     /// Grow the cluster by NODES nodes running PODS pods (benchmarks).
     #[arg(long, value_name = "NODES,PODS", value_parser = kockpit::backend::sim::serve::scale::parse)]
     scale: Option<(u32, u32)>,
+    /// The shape of the flow metrics `/metrics` publishes, as the flow exporter of a real
+    /// cluster would: network-costs, istio, linkerd, hubble, hubble-workload or none
+    /// (default: the scenario's `[observability] flow_metrics`, else network-costs).
+    #[arg(long, value_name = "SHAPE", value_parser = parse_flow_shape)]
+    flow_metrics: Option<kockpit::domain::scenario::FlowShape>,
     /// Inject a fault (see below); repeatable.
     #[arg(long = "fault", value_name = "SPEC", value_parser = kockpit::backend::sim::serve::Fault::parse)]
     faults: Vec<kockpit::backend::sim::serve::Fault>,
@@ -199,6 +204,26 @@ struct SourceArgs {
     /// AWS credential chain (environment, SSO and shared profiles, instance roles).
     #[arg(long, global = true)]
     cloudwatch: bool,
+    /// Live mode: read east-west bytes from the VPC's Flow Logs in this CloudWatch Logs log
+    /// group (Logs Insights queries, one 10-minute window every 5 minutes; each query's scanned
+    /// bytes are billed and shown in the Sources window). On the VPC CNI, pod IPs are VPC IPs,
+    /// so the flows are joined to pods, Services and zones.
+    #[arg(long, global = true, value_name = "LOG_GROUP")]
+    flow_logs: Option<String>,
+    /// The flow log's record format when it is not the default, as its LogFormat gives it
+    /// (e.g. "${version} ${interface-id} ${srcaddr} ${dstaddr} ${bytes} ${flow-direction}").
+    #[arg(long, global = true, value_name = "FORMAT", requires = "flow_logs")]
+    flow_logs_format: Option<String>,
+    /// How far behind now the flow-log window ends: records are aggregated for up to 10 minutes
+    /// and delivered minutes later (lower it for a 1-minute aggregation interval).
+    #[arg(
+        long,
+        global = true,
+        default_value = "10m",
+        value_name = "DURATION",
+        requires = "flow_logs"
+    )]
+    flow_logs_lag: String,
     /// The AWS region for CloudWatch and Amazon Managed Prometheus (default: AWS_REGION or
     /// the profile's region).
     #[arg(long, global = true, value_name = "REGION")]
@@ -330,7 +355,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: SimCommand::Serve(args),
         }) => {
             use kockpit::backend::sim::serve::{ServeOptions, run};
-            let mut options = ServeOptions::new(scenarios::load(scenario_name(&cli.source))?);
+            let mut scenario = scenarios::load(scenario_name(&cli.source))?;
+            if let Some(shape) = args.flow_metrics {
+                scenario.observability.flow_metrics = shape;
+            }
+            let mut options = ServeOptions::new(scenario);
             options.seed = cli.source.seed;
             options.speed = cli.source.speed;
             options.listen = args.listen;
@@ -416,6 +445,11 @@ async fn fix_command(
     }
 }
 
+fn parse_flow_shape(text: &str) -> Result<kockpit::domain::scenario::FlowShape, String> {
+    use kockpit::domain::scenario::FlowShape;
+    FlowShape::parse(text).ok_or_else(|| format!("expected one of {}", FlowShape::NAMES))
+}
+
 /// The scenario the simulator runs: the one named, else the calm baseline.
 fn scenario_name(source: &SourceArgs) -> &str {
     source.scenario.as_deref().unwrap_or("baseline")
@@ -462,10 +496,29 @@ fn source_backend(
                 },
                 region: source.region.clone(),
                 cloudwatch: source.cloudwatch,
+                flow_logs: flow_logs(source)?,
             },
         )));
     }
     simulator(source, speed, start_offset)
+}
+
+/// `--flow-logs` and its format and lag, checked here so a typo fails at start.
+fn flow_logs(
+    source: &SourceArgs,
+) -> anyhow::Result<Option<kockpit::backend::live::cloudwatch::flowlogs::FlowLogsOptions>> {
+    use kockpit::backend::live::cloudwatch::flowlogs::FlowLogsOptions;
+    use kockpit::domain::flow_logs::LogFormat;
+    let Some(group) = &source.flow_logs else {
+        return Ok(None);
+    };
+    let mut options = FlowLogsOptions::new(group);
+    if let Some(format) = &source.flow_logs_format {
+        options.format = LogFormat::parse(format).context("--flow-logs-format")?;
+    }
+    options.lag = parse_duration(&source.flow_logs_lag).context("--flow-logs-lag")?;
+    options.region = source.region.clone();
+    Ok(Some(options))
 }
 
 /// A PromQL duration from `--prometheus-window`, checked here so a typo fails at start.

@@ -1058,7 +1058,7 @@ async fn cross_zone_prefer_close() {
     let cockpit = bed.sim_cockpit().await;
     let cross_zone = |cockpit: &Cockpit| {
         let flows = cockpit.flows.as_ref().unwrap_or_else(|| panic!("no flows"));
-        kockpit::domain::flows::service_cross_zone_bytes_per_sec(flows, "shop", "catalog")
+        kockpit::domain::flows::service_cross_zone_per_sec(flows, "shop", "catalog")
     };
     let before = cross_zone(&cockpit);
     assert!(before > 0.0);

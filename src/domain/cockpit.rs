@@ -136,16 +136,18 @@ impl Cockpit {
             }
             Update::Flows(snapshot) => {
                 self.advance_clock(snapshot.at);
-                self.record(
-                    Figure::CrossZoneRatio,
-                    snapshot.at,
-                    snapshot.cross_zone_ratio(),
-                );
-                self.record(
-                    Figure::CrossZoneBytesPerSec,
-                    snapshot.at,
-                    snapshot.cross_zone_bytes_per_sec(),
-                );
+                // Sizes only from a source that counts bytes; no flows at all is no data,
+                // not 0 %.
+                if snapshot.has_flow_data() {
+                    self.record(
+                        Figure::CrossZoneRatio,
+                        snapshot.at,
+                        snapshot.cross_zone_ratio(),
+                    );
+                }
+                if let Some(bytes) = snapshot.cross_zone_bytes_per_sec() {
+                    self.record(Figure::CrossZoneBytesPerSec, snapshot.at, bytes);
+                }
                 self.flows = Some(snapshot);
                 self.analyze_flows();
             }

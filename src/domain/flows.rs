@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::finding::{Finding, FixKind, Severity};
 use super::format::{HOURS_PER_MONTH, bytes_per_sec, cluster_object, percent, rate, usd_per_month};
-use super::model::{FlowSnapshot, ObjectRef, Pane, ServiceTopology, ZoneRouting};
+use super::model::{FlowSnapshot, FlowUnit, ObjectRef, Pane, ServiceTopology, ZoneRouting};
 use super::prices::{DEFAULT_CROSS_ZONE_USD_PER_GB, RegionPrices};
 use super::rules::{above, band_text, crossed, finding};
 use super::thresholds::Thresholds;
@@ -20,6 +20,13 @@ const HINT_OVERLOAD_FACTOR: f64 = 1.2;
 
 /// The doc's rule of thumb for topology-aware routing: at least this many endpoints per zone.
 const ENDPOINTS_PER_ZONE: u32 = 2;
+
+/// What the East-West pane says when no flow source has answered: what would give one.
+pub const NO_SOURCE: &str = "no flow source: add --prometheus with Kubecost/OpenCost network-costs, Istio, Linkerd or Hubble metrics, or --flow-logs LOG_GROUP";
+
+/// With a source that counts flows, money cannot be judged: a Service is reported when it
+/// carries at least this share of the cluster's cross-zone flows.
+const FLOWS_SHARE_REPORTED: f64 = 0.10;
 
 /// Price of one GB crossing a zone, one direction.
 pub fn cross_zone_usd_per_gb(prices: Option<&RegionPrices>) -> f64 {
@@ -34,19 +41,59 @@ pub fn monthly_usd(cross_zone_bytes_per_sec: f64, prices: Option<&RegionPrices>)
     gb_per_month * cross_zone_usd_per_gb(prices) * 2.0
 }
 
-/// Monthly cost of the current cross-zone byte rate, both directions charged.
-pub fn cross_zone_usd_per_month(flows: &FlowSnapshot, prices: Option<&RegionPrices>) -> f64 {
-    monthly_usd(flows.cross_zone_bytes_per_sec(), prices)
+/// Monthly cost of the current cross-zone byte rate, both directions charged; `None` when
+/// the source counts flows, not bytes, or there are no flows.
+pub fn cross_zone_usd_per_month(
+    flows: &FlowSnapshot,
+    prices: Option<&RegionPrices>,
+) -> Option<f64> {
+    flows
+        .cross_zone_bytes_per_sec()
+        .map(|bytes| monthly_usd(bytes, prices))
 }
 
-/// Cross-zone bytes per second towards one Service, over all its callers.
-pub fn service_cross_zone_bytes_per_sec(flows: &FlowSnapshot, namespace: &str, name: &str) -> f64 {
+/// A rate in the snapshot's unit: `1.2 MB/s` or `340 flows/s`.
+pub fn amount(flows: &FlowSnapshot, per_sec: f64) -> String {
+    amount_in(flows.unit(), per_sec)
+}
+
+pub fn amount_in(unit: FlowUnit, per_sec: f64) -> String {
+    match unit {
+        FlowUnit::Bytes => bytes_per_sec(per_sec),
+        FlowUnit::Flows => format!("{} flows/s", rate(per_sec)),
+    }
+}
+
+/// What the traffic is counted in, as a plural noun: "bytes" or "flows".
+pub fn unit_noun(flows: &FlowSnapshot) -> &'static str {
+    match flows.unit() {
+        FlowUnit::Bytes => "bytes",
+        FlowUnit::Flows => "flows",
+    }
+}
+
+/// Cross-zone traffic towards one Service over all its callers, in the snapshot's unit.
+pub fn service_cross_zone_per_sec(flows: &FlowSnapshot, namespace: &str, name: &str) -> f64 {
     flows
         .edges
         .iter()
-        .filter(|e| e.destination_namespace == namespace && e.destination_service == name)
-        .map(|e| e.cross_zone_bytes_per_sec)
+        .filter(|e| e.destination() == Some((namespace, name)))
+        .map(|e| e.cross_zone_per_sec)
         .sum()
+}
+
+/// Cross-zone traffic per destination Service, largest first; edges without a destination
+/// are left out.
+pub fn cross_zone_by_service(flows: &FlowSnapshot) -> Vec<((&str, &str), f64)> {
+    let mut by_service: BTreeMap<(&str, &str), f64> = BTreeMap::new();
+    for edge in &flows.edges {
+        if let Some(service) = edge.destination() {
+            *by_service.entry(service).or_insert(0.0) += edge.cross_zone_per_sec;
+        }
+    }
+    let mut sorted: Vec<((&str, &str), f64)> = by_service.into_iter().collect();
+    sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+    sorted
 }
 
 fn service_ref(namespace: &str, name: &str) -> ObjectRef {
@@ -58,6 +105,22 @@ fn price_note(prices: Option<&RegionPrices>) -> String {
         Some(p) => format!("${} per GB each way", p.cross_zone_usd_per_gb),
         None => format!("${DEFAULT_CROSS_ZONE_USD_PER_GB} per GB each way (default rate)"),
     }
+}
+
+/// The source line's words: which source, and what it cannot tell.
+pub fn source_text(flows: &FlowSnapshot) -> Option<String> {
+    let source = flows.source.as_ref()?;
+    let limits = source.limits();
+    Some(if limits.is_empty() {
+        format!("{} ({})", source.kind.title(), source.detail)
+    } else {
+        format!(
+            "{} ({}): {}",
+            source.kind.title(),
+            source.detail,
+            limits.join("; ")
+        )
+    })
 }
 
 pub fn analyze(
@@ -80,7 +143,7 @@ fn overall_ratio(
     t: &Thresholds,
     found: &mut Vec<Finding>,
 ) {
-    if flows.total_bytes_per_sec() <= 0.0 {
+    if flows.total_per_sec() <= 0.0 {
         return;
     }
     let ratio = flows.cross_zone_ratio();
@@ -88,29 +151,25 @@ fn overall_ratio(
         return;
     };
     let monthly = cross_zone_usd_per_month(flows, prices);
-    // Hang the finding on the Service that sends the most across zones.
-    let mut by_service: BTreeMap<(&str, &str), f64> = BTreeMap::new();
-    for edge in &flows.edges {
-        *by_service
-            .entry((&edge.destination_namespace, &edge.destination_service))
-            .or_insert(0.0) += edge.cross_zone_bytes_per_sec;
-    }
-    let top = by_service
-        .iter()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .filter(|(_, bytes)| **bytes > 0.0);
+    // Hang the finding on the Service that takes the most across zones.
+    let by_service = cross_zone_by_service(flows);
+    let top = by_service.first().filter(|(_, amount)| *amount > 0.0);
     let object = top
         .map(|((ns, name), _)| service_ref(ns, name))
         .unwrap_or_else(cluster_object);
+    let cost = match monthly {
+        Some(monthly) => format!(": {} in transfer", usd_per_month(monthly)),
+        None => String::new(),
+    };
     let mut draft = finding(
         Pane::Flows,
         "flows/cross-zone-ratio".into(),
         severity,
         format!(
-            "{} of east-west bytes cross zones ({}): {} in transfer",
+            "{} of east-west {} cross zones ({}){cost}",
             percent(ratio),
+            unit_noun(flows),
             crossed(severity, t.cross_zone_ratio, true, percent),
-            usd_per_month(monthly)
         ),
         object,
     )
@@ -118,18 +177,29 @@ fn overall_ratio(
         "cross-zone share",
         percent(ratio),
         band_text(t.cross_zone_ratio, true, percent),
-    )
-    .evidence(
-        "cross-zone traffic",
-        bytes_per_sec(flows.cross_zone_bytes_per_sec()),
-        format!("{}, both directions", price_note(prices)),
-    )
-    .evidence("monthly cost", usd_per_month(monthly), "");
-    if let Some(((ns, name), bytes)) = top {
+    );
+    draft = match monthly {
+        Some(monthly) => draft
+            .evidence(
+                "cross-zone traffic",
+                amount(flows, flows.cross_zone_per_sec()),
+                format!("{}, both directions", price_note(prices)),
+            )
+            .evidence("monthly cost", usd_per_month(monthly), ""),
+        None => draft.evidence(
+            "cross-zone traffic",
+            amount(flows, flows.cross_zone_per_sec()),
+            "flows, not bytes: no cost",
+        ),
+    };
+    if let Some(text) = source_text(flows) {
+        draft = draft.evidence("measured by", text, "");
+    }
+    if let Some(((ns, name), per_sec)) = top {
         draft = draft.evidence(
-            "largest source",
+            "largest destination",
             format!("Service {ns}/{name}"),
-            format!("{} cross-zone", bytes_per_sec(*bytes)),
+            format!("{} cross-zone", amount(flows, *per_sec)),
         );
     }
     found.push(draft.build());
@@ -213,8 +283,28 @@ fn service_routing(
 ) {
     let name = format!("{}/{}", service.namespace, service.name);
     let object = service_ref(&service.namespace, &service.name);
-    let cross_bytes = service_cross_zone_bytes_per_sec(flows, &service.namespace, &service.name);
-    let monthly = monthly_usd(cross_bytes, prices);
+    let cross = service_cross_zone_per_sec(flows, &service.namespace, &service.name);
+    // Bytes are priced; flows are judged by their share of all cross-zone flows.
+    let monthly = match flows.unit() {
+        FlowUnit::Bytes => Some(monthly_usd(cross, prices)),
+        FlowUnit::Flows => None,
+    };
+    let worth_reporting = match monthly {
+        Some(monthly) => monthly >= t.service_cross_zone_usd_per_month,
+        None => {
+            let all = flows.cross_zone_per_sec();
+            all > 0.0 && cross / all >= FLOWS_SHARE_REPORTED
+        }
+    };
+    let cost = monthly.map_or_else(
+        || {
+            format!(
+                "{} of cross-zone flows",
+                percent(cross / flows.cross_zone_per_sec().max(f64::MIN_POSITIVE))
+            )
+        },
+        usd_per_month,
+    );
     let zones_with_endpoints = service
         .ready_endpoints_by_zone
         .iter()
@@ -229,18 +319,17 @@ fn service_routing(
     };
     match service.routing {
         ZoneRouting::Default => {
-            if zones_with_endpoints < 2 || monthly < t.service_cross_zone_usd_per_month {
+            if zones_with_endpoints < 2 || !worth_reporting {
                 return;
             }
-            let draft = match hint_blocker(flows, service) {
+            let mut draft = match hint_blocker(flows, service) {
                 Some(blocker) => finding(
                     Pane::Flows,
                     format!("flows/topology-blocked/{name}"),
                     advice_severity,
                     format!(
-                        "{name}: {} crosses zones ({}), but {blocker}: spread the workload across zones before enabling topology-aware routing",
-                        bytes_per_sec(cross_bytes),
-                        usd_per_month(monthly)
+                        "{name}: {} crosses zones ({cost}), but {blocker}: spread the workload across zones before enabling topology-aware routing",
+                        amount(flows, cross),
                     ),
                     object,
                 )
@@ -251,9 +340,8 @@ fn service_routing(
                         format!("flows/topology-aware-routing/{name}"),
                         advice_severity,
                         format!(
-                            "{name}: {} crosses zones ({}): enable topology-aware routing",
-                            bytes_per_sec(cross_bytes),
-                            usd_per_month(monthly)
+                            "{name}: {} crosses zones ({cost}): enable topology-aware routing",
+                            amount(flows, cross),
                         ),
                         object,
                     )
@@ -274,11 +362,11 @@ fn service_routing(
                     draft
                 }
             };
-            found.push(
-                draft
+            draft = match monthly {
+                Some(monthly) => draft
                     .evidence(
                         "cross-zone traffic",
-                        bytes_per_sec(cross_bytes),
+                        amount(flows, cross),
                         price_note(prices),
                     )
                     .evidence(
@@ -288,7 +376,21 @@ fn service_routing(
                             "reported above {}",
                             usd_per_month(t.service_cross_zone_usd_per_month)
                         ),
-                    )
+                    ),
+                None => draft.evidence(
+                    "cross-zone traffic",
+                    amount(flows, cross),
+                    format!(
+                        "reported above {} of cross-zone flows",
+                        percent(FLOWS_SHARE_REPORTED)
+                    ),
+                ),
+            };
+            if let Some(text) = source_text(flows) {
+                draft = draft.evidence("measured by", text, "");
+            }
+            found.push(
+                draft
                     .evidence("ready endpoints by zone", endpoints_text(service), "")
                     .build(),
             );
@@ -316,7 +418,7 @@ fn service_routing(
                     object,
                 )
                 .evidence("ready endpoints by zone", endpoints_text(service), "spread evenly, 2 or more per zone")
-                .evidence("cross-zone traffic", bytes_per_sec(cross_bytes), usd_per_month(monthly))
+                .evidence("cross-zone traffic", amount(flows, cross), monthly.map(usd_per_month).unwrap_or_default())
                 .build(),
             );
         }
@@ -346,14 +448,14 @@ fn service_routing(
 fn drops(flows: &FlowSnapshot, found: &mut Vec<Finding>) {
     let mut by_service: BTreeMap<(&str, &str), (f64, Vec<String>)> = BTreeMap::new();
     for edge in flows.edges.iter().filter(|e| e.drops_per_sec > 0.0) {
-        let entry = by_service
-            .entry((&edge.destination_namespace, &edge.destination_service))
-            .or_insert((0.0, Vec::new()));
+        let Some(destination) = edge.destination() else {
+            continue;
+        };
+        let entry = by_service.entry(destination).or_insert((0.0, Vec::new()));
         entry.0 += edge.drops_per_sec;
-        entry.1.push(format!(
-            "{}/{}",
-            edge.source_namespace, edge.source_workload
-        ));
+        if let Some((namespace, workload)) = edge.source() {
+            entry.1.push(format!("{namespace}/{workload}"));
+        }
     }
     for ((namespace, service), (drops, sources)) in by_service {
         found.push(
@@ -362,9 +464,13 @@ fn drops(flows: &FlowSnapshot, found: &mut Vec<Finding>) {
                 format!("flows/drops/{namespace}/{service}"),
                 Severity::Warning,
                 format!(
-                    "{} drops/s towards {namespace}/{service} (from {}): check network policies and endpoints",
+                    "{} drops/s towards {namespace}/{service}{}: check network policies and endpoints",
                     rate(drops),
-                    sources.join(", ")
+                    if sources.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (from {})", sources.join(", "))
+                    }
                 ),
                 service_ref(namespace, service),
             )
@@ -388,8 +494,8 @@ pub(crate) mod tests {
             source_workload: "checkout".into(),
             destination_namespace: "payments".into(),
             destination_service: to.into(),
-            bytes_per_sec: bytes,
-            cross_zone_bytes_per_sec: cross,
+            per_sec: bytes,
+            cross_zone_per_sec: cross,
             drops_per_sec: 0.0,
         }
     }
@@ -418,6 +524,7 @@ pub(crate) mod tests {
             zones: ZONES.iter().map(|z| z.to_string()).collect(),
             edges: vec![edge("ledger", 1_000_000.0, 10_000.0)],
             services: vec![service("ledger", ZoneRouting::Default, [2, 2, 2])],
+            source: None,
         }
     }
 
@@ -441,11 +548,12 @@ pub(crate) mod tests {
         let mut flows = calm();
         // 1 GB/s for a month: 730 h × 3600 s = 2,628,000 GB at $0.01 each way.
         flows.edges = vec![edge("ledger", 2e9, 1e9)];
-        let monthly = cross_zone_usd_per_month(&flows, None);
+        let monthly = cross_zone_usd_per_month(&flows, None).unwrap_or_default();
         assert!((monthly - 52_560.0).abs() < 1e-6, "{monthly}");
         let prices = crate::domain::prices::PriceTable::builtin();
         let region = prices.region("eu-west-1");
-        assert!((cross_zone_usd_per_month(&flows, region) - 52_560.0).abs() < 1e-6);
+        let priced = cross_zone_usd_per_month(&flows, region).unwrap_or_default();
+        assert!((priced - 52_560.0).abs() < 1e-6);
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub mod dns;
 pub mod file_error;
 pub mod finding;
 pub mod fix;
+pub mod flow_logs;
+pub mod flow_metrics;
 pub mod flows;
 pub mod format;
 pub mod gateways;
@@ -26,6 +28,7 @@ pub mod spend;
 pub mod thresholds;
 pub mod time;
 pub mod timeline;
+pub mod traffic;
 
 pub use cockpit::Cockpit;
 pub use file_error::FileError;

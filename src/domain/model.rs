@@ -153,6 +153,9 @@ pub struct SourceHealth {
     /// Requests answered (for Kubernetes: lists and watch events) and failed.
     pub queries_ok: u64,
     pub queries_failed: u64,
+    /// Anything else worth a line, e.g. what the last flow-log query scanned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl SourceHealth {
@@ -167,6 +170,7 @@ impl SourceHealth {
             last_error_at: None,
             queries_ok: 0,
             queries_failed: 0,
+            detail: None,
         }
     }
 
@@ -472,49 +476,177 @@ pub struct FlowSnapshot {
     pub zones: Vec<String>,
     pub edges: Vec<FlowEdge>,
     pub services: Vec<ServiceTopology>,
+    /// What measured the edges and what it cannot tell; `None` with no flow source (then
+    /// there are no edges). Recordings made before sources were named read as bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<FlowSourceInfo>,
 }
 
 impl FlowSnapshot {
+    /// What one unit of the edges' rates is.
+    pub fn unit(&self) -> FlowUnit {
+        self.source.as_ref().map_or(FlowUnit::Bytes, |s| s.unit)
+    }
+
+    /// Everything the edges carry per second, in the source's unit.
     // Folded from +0.0: an empty float `sum()` is -0.0, which would print as "-0 B/s".
-    pub fn total_bytes_per_sec(&self) -> f64 {
-        self.edges
-            .iter()
-            .fold(0.0, |total, e| total + e.bytes_per_sec)
+    pub fn total_per_sec(&self) -> f64 {
+        self.edges.iter().fold(0.0, |total, e| total + e.per_sec)
     }
 
-    pub fn cross_zone_bytes_per_sec(&self) -> f64 {
+    /// The part of it that crosses a zone, in the source's unit.
+    pub fn cross_zone_per_sec(&self) -> f64 {
         self.edges
             .iter()
-            .fold(0.0, |total, e| total + e.cross_zone_bytes_per_sec)
+            .fold(0.0, |total, e| total + e.cross_zone_per_sec)
     }
 
-    /// Flow edges come from flow metrics (Hubble); without them only the Services'
-    /// zone routing is known.
+    /// Bytes per second, when the source counts bytes (Hubble counts flows).
+    pub fn total_bytes_per_sec(&self) -> Option<f64> {
+        (self.unit() == FlowUnit::Bytes && self.has_flow_data()).then(|| self.total_per_sec())
+    }
+
+    pub fn cross_zone_bytes_per_sec(&self) -> Option<f64> {
+        (self.unit() == FlowUnit::Bytes && self.has_flow_data()).then(|| self.cross_zone_per_sec())
+    }
+
+    /// Edges come from a flow source; without one only the Services' zone routing is known.
     pub fn has_flow_data(&self) -> bool {
         !self.edges.is_empty()
     }
 
-    /// Share of bytes that cross an availability zone, 0..=1.
+    /// Share of the traffic (bytes, or flows for Hubble) that crosses a zone, 0..=1.
     pub fn cross_zone_ratio(&self) -> f64 {
-        let total = self.total_bytes_per_sec();
+        let total = self.total_per_sec();
         if total <= 0.0 {
             0.0
         } else {
-            self.cross_zone_bytes_per_sec() / total
+            self.cross_zone_per_sec() / total
         }
     }
 }
 
-/// Traffic from a workload to a Service.
+/// What the East-West figures count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowUnit {
+    #[default]
+    Bytes,
+    /// Connections or packets seen (Hubble): shares are meaningful, sizes and money are not.
+    Flows,
+}
+
+/// The flow sources kockpit reads, in the order it prefers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowSourceKind {
+    /// Kubecost / OpenCost network-costs metrics: bytes per pod, same zone or not.
+    NetworkCosts,
+    /// Istio's standard TCP and HTTP byte metrics between workloads.
+    Istio,
+    /// Linkerd's proxy TCP byte counters between workloads.
+    Linkerd,
+    /// Hubble's flow counters (Cilium), with whatever context labels are configured.
+    Hubble,
+    /// VPC Flow Logs in CloudWatch Logs: bytes between IPs.
+    FlowLogs,
+    /// The built-in simulator's own model.
+    Simulator,
+}
+
+impl FlowSourceKind {
+    /// The name the user knows it by.
+    pub fn title(self) -> &'static str {
+        match self {
+            FlowSourceKind::NetworkCosts => "Kubecost network costs",
+            FlowSourceKind::Istio => "Istio",
+            FlowSourceKind::Linkerd => "Linkerd",
+            FlowSourceKind::Hubble => "Hubble",
+            FlowSourceKind::FlowLogs => "VPC Flow Logs",
+            FlowSourceKind::Simulator => "simulator",
+        }
+    }
+}
+
+/// How the zone of each byte (or flow) was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ZoneBasis {
+    /// Measured: the source says whether traffic crossed, or names both pods (whose nodes'
+    /// zones kockpit knows).
+    Measured,
+    /// Estimated: the source names workloads only; the share follows from where their pods
+    /// run and how the Service routes.
+    Placement,
+}
+
+/// Where the East-West figures come from, and what that source cannot tell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowSourceInfo {
+    pub kind: FlowSourceKind,
+    pub unit: FlowUnit,
+    pub zones: ZoneBasis,
+    /// Whether each edge names the Service it goes to.
+    pub destinations: bool,
+    /// What was read, e.g. "Prometheus kubecost_pod_network_egress_bytes_total".
+    pub detail: String,
+    /// How long a change in traffic takes to show in full: the rate window, or a flow-log
+    /// query's window and delivery lag. Verification waits this long.
+    #[serde(default)]
+    pub window_seconds: u64,
+}
+
+impl FlowSourceInfo {
+    /// What this source cannot tell, in the words the source line uses.
+    pub fn limits(&self) -> Vec<&'static str> {
+        let mut limits = Vec::new();
+        if self.unit == FlowUnit::Flows {
+            limits.push("counts flows, not bytes: no volume or cost");
+        }
+        if self.zones == ZoneBasis::Placement {
+            limits.push("zones estimated from where the pods run");
+        }
+        if !self.destinations {
+            limits.push("no destinations: a pod's traffic counts toward the Service it backs");
+        }
+        if self.kind == FlowSourceKind::FlowLogs {
+            limits.push("traffic between pods on one node never reaches the VPC and is not logged");
+        }
+        limits
+    }
+}
+
+/// Traffic between a workload and a Service, in the snapshot's unit. Either end is empty
+/// when the source does not say.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlowEdge {
     pub source_namespace: String,
     pub source_workload: String,
     pub destination_namespace: String,
     pub destination_service: String,
-    pub bytes_per_sec: f64,
-    pub cross_zone_bytes_per_sec: f64,
+    #[serde(alias = "bytes_per_sec")]
+    pub per_sec: f64,
+    #[serde(alias = "cross_zone_bytes_per_sec")]
+    pub cross_zone_per_sec: f64,
     pub drops_per_sec: f64,
+}
+
+impl FlowEdge {
+    /// The calling workload, if the source said.
+    pub fn source(&self) -> Option<(&str, &str)> {
+        (!self.source_workload.is_empty()).then_some((
+            self.source_namespace.as_str(),
+            self.source_workload.as_str(),
+        ))
+    }
+
+    /// The Service called, if the source said.
+    pub fn destination(&self) -> Option<(&str, &str)> {
+        (!self.destination_service.is_empty()).then_some((
+            self.destination_namespace.as_str(),
+            self.destination_service.as_str(),
+        ))
+    }
 }
 
 /// How a Service routes between zones.

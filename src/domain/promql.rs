@@ -14,8 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::alerts::{Alert, AlertSnapshot};
 use super::model::{
-    DnsMetrics, DnsSnapshot, FlowEdge, FlowSnapshot, NodeSnapshot, Pane, RcodeRate, UsageStats,
-    WorkloadSnapshot,
+    DnsMetrics, DnsSnapshot, NodeSnapshot, Pane, RcodeRate, UsageStats, WorkloadSnapshot,
 };
 use super::time::Timestamp;
 
@@ -23,8 +22,6 @@ use super::time::Timestamp;
 pub const RATE_WINDOW: &str = "5m";
 /// The window of the right-sizing percentiles.
 pub const USAGE_WINDOW: &str = "7d";
-/// Hubble counts flows; bytes are estimated as flows of this nominal size.
-pub const BYTES_PER_FLOW: f64 = 1024.0;
 
 /// Which family of names each exporter uses in this Prometheus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,8 +32,8 @@ pub struct MetricNames {
     pub dns_responses: String,
     pub upstream: Upstream,
     pub karpenter: Option<KarpenterNames>,
-    /// Hubble flow metrics are present.
-    pub hubble: bool,
+    /// The flow source Prometheus holds, the preferred one when several are present.
+    pub flows: Option<super::flow_metrics::FlowMetrics>,
 }
 
 /// How CoreDNS's forward plugin reports upstream traffic.
@@ -141,7 +138,7 @@ impl MetricNames {
             .to_string(),
             upstream,
             karpenter,
-            hubble: present.is_empty() || has("hubble_flows_processed_total"),
+            flows: super::flow_metrics::FlowMetrics::detect(present),
         }
     }
 }
@@ -345,23 +342,10 @@ pub fn catalogue(names: &MetricNames, window: &str) -> Vec<Query> {
         ),
         Cost::Refresh,
     );
-    if names.hubble {
-        add(
-            QueryId::FlowBytes,
-            Pane::Flows,
-            format!(
-                "sum by (source_namespace,source_workload,destination_namespace,destination_workload,source_zone,destination_zone)(rate(hubble_flows_processed_total{{verdict=\"FORWARDED\"}}[{w}]))"
-            ),
-            Cost::Refresh,
-        );
-        add(
-            QueryId::FlowDrops,
-            Pane::Flows,
-            format!(
-                "sum by (source_namespace,source_workload,destination_namespace,destination_workload)(rate(hubble_drop_total[{w}]))"
-            ),
-            Cost::Refresh,
-        );
+    if let Some(source) = names.flows {
+        for (id, promql) in super::flow_metrics::queries(source, w) {
+            add(id, Pane::Flows, promql, Cost::Refresh);
+        }
     }
     if let Some(k) = &names.karpenter {
         let nodes = Pane::Nodes;
@@ -649,57 +633,6 @@ pub fn merge_dns(snapshot: &mut DnsSnapshot, results: &Results) {
             pod.cpu_millicores = Some(cores * 1000.0);
         }
     }
-}
-
-/// East-West edges from Hubble's flow counters (flows of [`BYTES_PER_FLOW`] bytes each).
-pub fn merge_flows(snapshot: &mut FlowSnapshot, results: &Results) {
-    let Some(flows) = results.get(&QueryId::FlowBytes) else {
-        return;
-    };
-    let mut edges: BTreeMap<(String, String, String, String), FlowEdge> = BTreeMap::new();
-    for sample in flows.iter().filter(|s| s.value.is_finite()) {
-        let key = (
-            sample.label("source_namespace").to_string(),
-            sample.label("source_workload").to_string(),
-            sample.label("destination_namespace").to_string(),
-            sample.label("destination_workload").to_string(),
-        );
-        let edge = edges.entry(key.clone()).or_insert_with(|| FlowEdge {
-            source_namespace: key.0,
-            source_workload: key.1,
-            destination_namespace: key.2,
-            destination_service: key.3,
-            bytes_per_sec: 0.0,
-            cross_zone_bytes_per_sec: 0.0,
-            drops_per_sec: 0.0,
-        });
-        let bytes = sample.value * BYTES_PER_FLOW;
-        edge.bytes_per_sec += bytes;
-        let (from, to) = (
-            sample.label("source_zone"),
-            sample.label("destination_zone"),
-        );
-        if !from.is_empty() && !to.is_empty() && from != to {
-            edge.cross_zone_bytes_per_sec += bytes;
-        }
-    }
-    for sample in results
-        .get(&QueryId::FlowDrops)
-        .into_iter()
-        .flatten()
-        .filter(|s| s.value.is_finite())
-    {
-        let key = (
-            sample.label("source_namespace").to_string(),
-            sample.label("source_workload").to_string(),
-            sample.label("destination_namespace").to_string(),
-            sample.label("destination_workload").to_string(),
-        );
-        if let Some(edge) = edges.get_mut(&key) {
-            edge.drops_per_sec += sample.value;
-        }
-    }
-    snapshot.edges = edges.into_values().collect();
 }
 
 /// Karpenter's own gauges fill NodePool figures the objects did not give (a cross-check:
@@ -996,26 +929,6 @@ mod tests {
         let mut snapshot = dns_snapshot();
         merge_dns(&mut snapshot, &Results::new());
         assert!(snapshot.metrics.is_none());
-    }
-
-    #[test]
-    fn flows_split_cross_zone() {
-        let mut snapshot = FlowSnapshot {
-            at: Timestamp::default(),
-            zones: vec![],
-            edges: vec![],
-            services: vec![],
-        };
-        let r = results(&[(
-            QueryId::FlowBytes,
-            r#"{"status":"success","data":{"resultType":"vector","result":[
-              {"metric":{"source_namespace":"a","source_workload":"web","destination_namespace":"b","destination_workload":"db","source_zone":"z1","destination_zone":"z1"},"value":[1,"3"]},
-              {"metric":{"source_namespace":"a","source_workload":"web","destination_namespace":"b","destination_workload":"db","source_zone":"z1","destination_zone":"z2"},"value":[1,"1"]}]}}"#,
-        )]);
-        merge_flows(&mut snapshot, &r);
-        assert_eq!(snapshot.edges.len(), 1);
-        assert!((snapshot.cross_zone_ratio() - 0.25).abs() < 1e-9);
-        assert!((snapshot.total_bytes_per_sec() - 4.0 * BYTES_PER_FLOW).abs() < 1e-9);
     }
 
     #[test]

@@ -9,13 +9,13 @@ use super::cockpit::Cockpit;
 use super::finding::{Evidence, Finding, Severity};
 use super::flows;
 use super::format::{
-    HOURS_PER_MONTH, bytes_per_sec, mib, millicores, millis, or_na, percent, rate, seconds,
-    usd_per_hour, usd_per_month,
+    HOURS_PER_MONTH, mib, millicores, millis, or_na, percent, rate, seconds, usd_per_hour,
+    usd_per_month,
 };
 use super::gateways;
 use super::model::{
-    ConditionStatus, FlowEdge, ObjectRef, Pane, RouteParent, RouteStatus, SourceHealth,
-    SourceState, SourceStatus,
+    ConditionStatus, FlowEdge, FlowSourceInfo, FlowUnit, ObjectRef, Pane, RouteParent, RouteStatus,
+    SourceHealth, SourceState, SourceStatus,
 };
 use super::nodes::{self, NodeSummary};
 use super::prices::PriceSource;
@@ -136,11 +136,21 @@ pub struct RouteRow {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlowsReport {
-    /// The traffic figures are null without flow metrics (no Hubble in the metrics source).
+    /// What measured the traffic and what it cannot tell; null without a flow source, and
+    /// then every traffic figure is null too.
+    pub source: Option<FlowSourceInfo>,
+    /// What the source cannot tell, in words.
+    pub limits: Vec<String>,
+    /// What `total_per_sec`, `cross_zone_per_sec` and the edges count: bytes, or flows.
+    pub unit: FlowUnit,
     pub cross_zone_ratio: Option<f64>,
+    pub total_per_sec: Option<f64>,
+    pub cross_zone_per_sec: Option<f64>,
+    /// Null when the source counts flows (Hubble): sizes and money are unknown.
     pub cross_zone_bytes_per_sec: Option<f64>,
     pub cross_zone_usd_per_month: Option<f64>,
     pub total_bytes_per_sec: Option<f64>,
+    /// Largest cross-zone first.
     pub edges: Vec<FlowEdge>,
 }
 
@@ -273,19 +283,25 @@ impl Report {
         });
         let flows = cockpit.flows.as_ref().map(|f| {
             let mut edges = f.edges.clone();
-            edges.sort_by(|a, b| {
-                b.cross_zone_bytes_per_sec
-                    .total_cmp(&a.cross_zone_bytes_per_sec)
-            });
+            edges.sort_by(|a, b| b.cross_zone_per_sec.total_cmp(&a.cross_zone_per_sec));
             let known = |value: f64| f.has_flow_data().then_some(value);
             FlowsReport {
+                limits: f
+                    .source
+                    .as_ref()
+                    .map(|s| s.limits().into_iter().map(str::to_string).collect())
+                    .unwrap_or_default(),
+                source: f.source.clone(),
+                unit: f.unit(),
                 cross_zone_ratio: known(f.cross_zone_ratio()),
-                cross_zone_bytes_per_sec: known(f.cross_zone_bytes_per_sec()),
-                cross_zone_usd_per_month: known(flows::cross_zone_usd_per_month(
+                total_per_sec: known(f.total_per_sec()),
+                cross_zone_per_sec: known(f.cross_zone_per_sec()),
+                cross_zone_bytes_per_sec: f.cross_zone_bytes_per_sec(),
+                cross_zone_usd_per_month: flows::cross_zone_usd_per_month(
                     f,
                     cockpit.region_prices(),
-                )),
-                total_bytes_per_sec: known(f.total_bytes_per_sec()),
+                ),
+                total_bytes_per_sec: f.total_bytes_per_sec(),
                 edges,
             }
         });
@@ -516,41 +532,60 @@ impl Report {
             let _ = writeln!(out, "_no data_");
             return;
         };
-        let (Some(ratio), Some(total), Some(crossing), Some(cost)) = (
+        let (Some(ratio), Some(total), Some(crossing)) = (
             flows.cross_zone_ratio,
-            flows.total_bytes_per_sec,
-            flows.cross_zone_bytes_per_sec,
-            flows.cross_zone_usd_per_month,
+            flows.total_per_sec,
+            flows.cross_zone_per_sec,
         ) else {
-            let _ = writeln!(out, "_no flow metrics from this source_");
+            let _ = writeln!(out, "_no flow source_");
             return;
         };
+        let amount = |per_sec: f64| flows::amount_in(flows.unit, per_sec);
+        let cost = flows
+            .cross_zone_usd_per_month
+            .map(|usd| format!(", {}", usd_per_month(usd)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{} of {} crosses zones ({}, {}).",
+            "{} of {} crosses zones ({}{cost}).",
             percent(ratio),
-            bytes_per_sec(total),
-            bytes_per_sec(crossing),
-            usd_per_month(cost)
+            amount(total),
+            amount(crossing),
         );
+        if let Some(source) = &flows.source {
+            let limits = if flows.limits.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", flows.limits.join("; "))
+            };
+            let _ = writeln!(
+                out,
+                "\nMeasured by {} ({}){}.",
+                source.kind.title(),
+                md(&source.detail),
+                limits
+            );
+        }
         let crossing: Vec<&FlowEdge> = flows
             .edges
             .iter()
-            .filter(|e| e.cross_zone_bytes_per_sec > 0.0)
+            .filter(|e| e.cross_zone_per_sec > 0.0)
             .take(MARKDOWN_ROWS)
             .collect();
         if !crossing.is_empty() {
             let _ = writeln!(out, "\n| from | to | cross-zone | drops/s |");
             let _ = writeln!(out, "|---|---|---|---|");
+            let end = |side: Option<(&str, &str)>| match side {
+                Some((namespace, name)) => format!("{}/{}", md(namespace), md(name)),
+                None => "?".to_string(),
+            };
             for edge in crossing {
                 let _ = writeln!(
                     out,
-                    "| {}/{} | {}/{} | {} | {} |",
-                    md(&edge.source_namespace),
-                    md(&edge.source_workload),
-                    md(&edge.destination_namespace),
-                    md(&edge.destination_service),
-                    bytes_per_sec(edge.cross_zone_bytes_per_sec),
+                    "| {} | {} | {} | {} |",
+                    end(edge.source()),
+                    end(edge.destination()),
+                    amount(edge.cross_zone_per_sec),
                     rate(edge.drops_per_sec)
                 );
             }

@@ -65,6 +65,8 @@ pub struct Scenario {
     pub reference_grants: BTreeMap<String, ReferenceGrantSpec>,
     /// Scheduled node disruptions (spot interruption waves, drift roll-outs).
     pub disruptions: Vec<DisruptionSpec>,
+    /// What the cluster's exporters publish, as `sim serve`'s `/metrics` shows them.
+    pub observability: ObservabilitySpec,
 }
 
 impl Default for Scenario {
@@ -85,8 +87,44 @@ impl Default for Scenario {
             routes: BTreeMap::new(),
             reference_grants: BTreeMap::new(),
             disruptions: Vec::new(),
+            observability: ObservabilitySpec::default(),
         }
     }
+}
+
+/// The shape of the simulated cluster's flow metrics: which exporter an EKS cluster runs for
+/// east-west traffic, with the names and labels that exporter publishes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowShape {
+    /// Kubecost/OpenCost network-costs on the VPC CNI: bytes per pod, same zone or not.
+    #[default]
+    NetworkCosts,
+    /// Istio sidecars: TCP bytes between workloads, reported by both ends.
+    Istio,
+    /// Linkerd proxies: TCP bytes read and written, outbound side.
+    Linkerd,
+    /// Cilium's Hubble with pod context (`sourceContext=pod;destinationContext=pod`).
+    Hubble,
+    /// Hubble with workload labels only (`labelsContext=source_namespace,source_workload,…`).
+    HubbleWorkload,
+    /// No flow exporter: the common EKS cluster without Kubecost, a mesh or Cilium.
+    None,
+}
+
+impl FlowShape {
+    pub const NAMES: &'static str = "network-costs, istio, linkerd, hubble, hubble-workload, none";
+
+    pub fn parse(text: &str) -> Option<FlowShape> {
+        serde_json::from_value(serde_json::Value::String(text.trim().to_string())).ok()
+    }
+}
+
+/// The exporters `sim serve` publishes and in which version's shape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObservabilitySpec {
+    pub flow_metrics: FlowShape,
 }
 
 /// Where CoreDNS replicas may land relative to each other.

@@ -71,6 +71,12 @@ fn source_lines(
         .into_owned(),
         theme.muted,
     )));
+    if let Some(detail) = &health.detail {
+        lines.push(Line::from(Span::styled(
+            truncate(&format!("            {}", sanitize(detail)), width).into_owned(),
+            theme.muted,
+        )));
+    }
     if let (Some(error), Some(at)) = (&health.last_error, health.last_error_at) {
         let text = format!("last error {}: {}", ago(at), sanitize(error));
         let error_style = if health.failing() {

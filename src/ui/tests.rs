@@ -183,8 +183,8 @@ fn flows(minute: i64) -> FlowSnapshot {
                 source_workload: "frontend".into(),
                 destination_namespace: "shop".into(),
                 destination_service: "catalog".into(),
-                bytes_per_sec: 12_300_000.0,
-                cross_zone_bytes_per_sec: 8_100_000.0,
+                per_sec: 12_300_000.0,
+                cross_zone_per_sec: 8_100_000.0,
                 drops_per_sec: 0.0,
             },
             FlowEdge {
@@ -192,8 +192,8 @@ fn flows(minute: i64) -> FlowSnapshot {
                 source_workload: "checkout".into(),
                 destination_namespace: "payments".into(),
                 destination_service: "api".into(),
-                bytes_per_sec: 2_000_000.0,
-                cross_zone_bytes_per_sec: 600_000.0,
+                per_sec: 2_000_000.0,
+                cross_zone_per_sec: 600_000.0,
                 drops_per_sec: 1.5,
             },
         ],
@@ -210,6 +210,14 @@ fn flows(minute: i64) -> FlowSnapshot {
                 .collect(),
             hints: false,
         }],
+        source: Some(FlowSourceInfo {
+            kind: FlowSourceKind::FlowLogs,
+            unit: FlowUnit::Bytes,
+            zones: ZoneBasis::Measured,
+            destinations: true,
+            detail: "CloudWatch Logs /aws/vpc/flow-logs".into(),
+            window_seconds: 900,
+        }),
     }
 }
 

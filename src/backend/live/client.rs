@@ -38,6 +38,8 @@ pub struct LiveOptions {
     pub region: Option<String>,
     /// Read load balancer, Container Insights and billing figures from CloudWatch.
     pub cloudwatch: bool,
+    /// Read east-west bytes from VPC Flow Logs in CloudWatch Logs (`--flow-logs`).
+    pub flow_logs: Option<super::cloudwatch::flowlogs::FlowLogsOptions>,
 }
 
 pub struct Connection {

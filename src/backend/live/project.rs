@@ -190,6 +190,9 @@ pub fn pod(pod: &slim::Pod) -> PodProjection {
             .and_then(|t| to_timestamp(&t.0))
             .or_else(|| unschedulable.and_then(|_| created(meta))),
         unschedulable: unschedulable.map(|c| c.message.clone().unwrap_or_default()),
+        ip: status
+            .and_then(|s| s.pod_ip.as_deref())
+            .and_then(|ip| ip.parse().ok()),
     }
 }
 
@@ -236,6 +239,12 @@ pub fn endpoint_slice(slice: &EndpointSlice) -> EndpointSliceProjection {
                     .as_ref()
                     .and_then(|h| h.for_zones.as_ref())
                     .is_some_and(|zones| !zones.is_empty()),
+                ip: endpoint.addresses.first().and_then(|a| a.parse().ok()),
+                pod: endpoint
+                    .target_ref
+                    .as_ref()
+                    .filter(|r| r.kind.as_deref() == Some("Pod"))
+                    .and_then(|r| r.name.clone()),
             })
             .collect(),
     }

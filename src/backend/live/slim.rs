@@ -121,6 +121,8 @@ pub struct Container {
 #[serde(rename_all = "camelCase")]
 pub struct PodStatus {
     pub phase: Option<String>,
+    #[serde(rename = "podIP")]
+    pub pod_ip: Option<String>,
     pub conditions: Option<Vec<PodCondition>>,
     pub container_statuses: Option<Vec<ContainerStatus>>,
 }

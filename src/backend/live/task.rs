@@ -26,7 +26,7 @@ use super::watch::{self, WatchMessage};
 use crate::backend::{Command, UpdateSender};
 use crate::domain::assemble::{self, Changed, ClusterObjects, ObjectKind, Projection};
 use crate::domain::model::{
-    ClusterInfo, Pane, RouteKind, SourceHealth, SourceState, SourceStatus, Update,
+    ClusterInfo, FlowUnit, Pane, RouteKind, SourceHealth, SourceState, SourceStatus, Update,
 };
 use crate::domain::time::Timestamp;
 
@@ -75,6 +75,8 @@ struct Live {
     /// CloudWatch figures (`--cloudwatch`): merged the same way, its trouble folded into
     /// the pane states.
     cloudwatch: Option<super::cloudwatch::CloudWatchHandle>,
+    /// VPC Flow Logs (`--flow-logs`): bytes between IPs, joined to the pods here.
+    flow_logs: Option<super::cloudwatch::flowlogs::FlowLogsHandle>,
     /// The API server's URL, as the source-health view names it.
     endpoint: String,
     /// What each source's health was when last sent.
@@ -110,7 +112,7 @@ impl Live {
             }
             WatchMessage::Applied(projection) => {
                 self.health.heard(at);
-                self.objects.upsert(projection);
+                self.objects.upsert(*projection);
             }
             WatchMessage::Deleted { kind, key } => {
                 self.health.heard(at);
@@ -135,6 +137,7 @@ impl Live {
         let mut now = vec![self.health.source(&self.endpoint)];
         now.extend(self.metrics.as_ref().map(|m| m.health()));
         now.extend(self.cloudwatch.as_ref().map(|c| c.health()));
+        now.extend(self.flow_logs.as_ref().map(|f| f.health()));
         let mut updates = Vec::new();
         for health in now {
             if self.sent_health.get(&health.source) != Some(&health) {
@@ -146,6 +149,18 @@ impl Live {
         updates
     }
 
+    /// What the best flow source saw: a Prometheus source that counts bytes first (network
+    /// costs, a mesh), then flow logs, then one that counts flows (Hubble).
+    fn flow_observations(&self) -> Option<crate::domain::traffic::Observed> {
+        let metrics = self.metrics.as_ref().and_then(|m| m.flow_observations());
+        let logs = self.flow_logs.as_ref().and_then(|f| f.observed());
+        match (metrics, logs) {
+            (Some(metrics), Some(logs)) if metrics.source.unit != FlowUnit::Bytes => Some(logs),
+            (Some(metrics), _) => Some(metrics),
+            (None, logs) => logs,
+        }
+    }
+
     /// Something waits to go out: changed objects, or a change that touches every pane.
     fn pending(&self) -> bool {
         self.dirty || self.objects.changed().any()
@@ -155,11 +170,15 @@ impl Live {
     /// something changed, pane states that changed, and the clock.
     fn flush(&mut self, at: Timestamp) -> Vec<Update> {
         let mut batch = Vec::new();
+        let mut changed_flows = false;
         if self.metrics.as_mut().is_some_and(|m| m.changed()) {
             self.dirty = true;
         }
         if self.cloudwatch.as_mut().is_some_and(|c| c.changed()) {
             self.dirty = true;
+        }
+        if self.flow_logs.as_mut().is_some_and(|f| f.changed()) {
+            changed_flows = true;
         }
         if !self.region_from_nodes
             && let Some(region) = self.objects.nodes.values().find_map(|n| n.region.clone())
@@ -183,10 +202,12 @@ impl Live {
                 at_of(Pane::Gateways),
             )));
         }
-        if changed.flows {
-            batch.push(Update::Flows(assemble::flows(
+        if changed.flows || changed_flows {
+            let observed = self.flow_observations();
+            batch.push(Update::Flows(assemble::flows_observed(
                 &self.objects,
                 at_of(Pane::Flows),
+                observed.as_ref(),
             )));
         }
         if changed.nodes {
@@ -669,7 +690,10 @@ pub async fn run(
             .prometheus
             .as_ref()
             .and_then(|prometheus| match super::prometheus::start(prometheus) {
-                Ok(handle) => Some(handle),
+                Ok(mut handle) => {
+                    handle.flows_elsewhere = options.flow_logs.is_some();
+                    Some(handle)
+                }
                 Err(error) => {
                     tracing::error!(%error, "Prometheus source not started");
                     None
@@ -680,6 +704,10 @@ pub async fn run(
                 &options,
                 &connection.cluster,
             ))
+        }),
+        flow_logs: options.flow_logs.clone().map(|mut flow_logs| {
+            flow_logs.region = flow_logs.region.or_else(|| options.region.clone());
+            super::cloudwatch::flowlogs::start(flow_logs)
         }),
         endpoint: connection.endpoint.clone(),
         sent_health: BTreeMap::new(),
@@ -750,7 +778,8 @@ pub async fn run(
         }
         // With Prometheus, the initial state includes its first round of figures.
         let metrics_ready = live.metrics.as_ref().is_none_or(|m| m.ready())
-            && live.cloudwatch.as_ref().is_none_or(|c| c.ready());
+            && live.cloudwatch.as_ref().is_none_or(|c| c.ready())
+            && live.flow_logs.as_ref().is_none_or(|f| f.ready());
         if !live.sync_sent && live.health.initial_sync_done() && metrics_ready {
             live.sync_sent = true;
             // Extend, not replace: this may follow a tick whose flush is still in `batch`.

@@ -48,7 +48,7 @@ pub enum WatchMessage {
         kind: ObjectKind,
         objects: Vec<Projection>,
     },
-    Applied(Projection),
+    Applied(Box<Projection>),
     Deleted {
         kind: ObjectKind,
         key: ObjectKey,
@@ -206,7 +206,7 @@ where
                             objects: std::mem::take(&mut batch),
                         }),
                         Event::Apply(object) => Some(match project(&object) {
-                            Some(projection) => WatchMessage::Applied(projection),
+                            Some(projection) => WatchMessage::Applied(Box::new(projection)),
                             None => WatchMessage::Deleted {
                                 kind,
                                 key: key_of(&object),

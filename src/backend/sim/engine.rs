@@ -458,6 +458,11 @@ impl SimCluster {
         health
     }
 
+    /// The East-West pane's snapshot now (the simulator's own traffic model).
+    pub(super) fn flows_now(&self) -> crate::domain::model::FlowSnapshot {
+        self.flow_snapshot(&self.state.ready_by_zone())
+    }
+
     /// The current snapshot of every pane.
     pub fn updates(&self) -> Vec<Update> {
         let ready_by_zone = self.state.ready_by_zone();

@@ -69,7 +69,7 @@ fn terminations(nodes: &NodeSnapshot, reason: &str) -> usize {
 
 fn monthly_cross_zone_usd(flows: &FlowSnapshot) -> f64 {
     // $0.01/GB in each direction.
-    flows.cross_zone_bytes_per_sec() * 30.4 * 86_400.0 / 1e9 * 0.02
+    flows.cross_zone_bytes_per_sec().unwrap_or(0.0) * 30.4 * 86_400.0 / 1e9 * 0.02
 }
 
 /// The CoreDNS metric figures the simulator always provides.

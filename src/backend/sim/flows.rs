@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use crate::domain::Timestamp;
-use crate::domain::model::{FlowEdge, FlowSnapshot, ServiceTopology, ZoneCount, ZoneRouting};
+use crate::domain::model::{
+    FlowEdge, FlowSnapshot, FlowSourceInfo, FlowSourceKind, FlowUnit, ServiceTopology, ZoneBasis,
+    ZoneCount, ZoneRouting,
+};
 use crate::domain::scenario::Scenario;
 
 /// Share of bytes that still cross zones when topology hints steer traffic.
@@ -149,8 +152,8 @@ pub fn snapshot(
                 source_workload: name.clone(),
                 destination_namespace: service.namespace.clone(),
                 destination_service: call.service.clone(),
-                bytes_per_sec: bytes,
-                cross_zone_bytes_per_sec: cross,
+                per_sec: bytes,
+                cross_zone_per_sec: cross,
                 drops_per_sec: drops,
             });
         }
@@ -177,6 +180,14 @@ pub fn snapshot(
         zones: inputs.zones.to_vec(),
         edges,
         services,
+        source: Some(FlowSourceInfo {
+            kind: FlowSourceKind::Simulator,
+            unit: FlowUnit::Bytes,
+            zones: ZoneBasis::Measured,
+            destinations: true,
+            detail: "its traffic model".to_string(),
+            window_seconds: 0,
+        }),
     }
 }
 

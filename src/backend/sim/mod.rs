@@ -8,6 +8,7 @@ mod curves;
 mod dns;
 mod engine;
 pub mod exposition;
+pub mod flowlogs;
 mod flows;
 mod gateways;
 mod history;
@@ -20,6 +21,7 @@ pub mod scenarios;
 mod scheduler;
 pub mod serve;
 mod state;
+mod traffic;
 mod workloads;
 mod writes;
 

@@ -692,9 +692,16 @@ fn workload_spec(cluster: &SimCluster, runtime: &WorkloadRuntime) -> Option<Work
     }
 }
 
+/// A pod's address: outside the nodes' 10.0.0.0/16, spread wide enough (12.8 million
+/// addresses) that the pods of a simulated cluster do not share one, as flow logs need.
 pub(crate) fn pod_ip(runtime: &WorkloadRuntime, pod: &Pod) -> String {
     let key = mix(runtime.key, pod.serial);
-    format!("10.0.{}.{}", 128 + key % 96, 2 + (key >> 8) % 250)
+    format!(
+        "10.{}.{}.{}",
+        1 + key % 200,
+        (key >> 8) % 256,
+        2 + (key >> 16) % 250
+    )
 }
 
 fn render_pod(

@@ -12,7 +12,7 @@ pub mod quantity;
 pub mod workloads;
 
 pub use dns::dns;
-pub use flows::flows;
+pub use flows::{flows, flows_observed};
 pub use gateways::gateways;
 pub use nodes::nodes;
 pub use objects::*;

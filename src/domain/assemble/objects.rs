@@ -4,6 +4,7 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use crate::domain::model::{Capacity, Condition, DisruptionBudget, RouteKind};
 use crate::domain::time::Timestamp;
@@ -188,6 +189,8 @@ pub struct PodProjection {
     pub pending_since: Option<Timestamp>,
     /// The scheduler's message for an unschedulable pod.
     pub unschedulable: Option<String>,
+    /// `status.podIP`: on the VPC CNI a VPC address, which flow logs name.
+    pub ip: Option<IpAddr>,
 }
 
 impl PodProjection {
@@ -218,6 +221,10 @@ pub struct EndpointProjection {
     pub node: Option<String>,
     /// Carries `hints.forZones`.
     pub hinted: bool,
+    /// The endpoint's first address.
+    pub ip: Option<IpAddr>,
+    /// The pod behind it (`targetRef` of kind Pod).
+    pub pod: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -843,14 +850,23 @@ impl ClusterObjects {
     /// The workload a pod belongs to, following a ReplicaSet to its Deployment.
     pub fn pod_workload(&self, pod: &PodProjection) -> Option<OwnerRef> {
         let owner = pod.owner.as_ref()?;
-        if owner.kind == "ReplicaSet" {
-            let key = ObjectKey::new(&pod.namespace, &owner.name);
-            return match self.replica_sets.get(&key).and_then(|rs| rs.owner.clone()) {
-                Some(deployment) => Some(deployment),
-                None => Some(owner.clone()),
-            };
+        Some(self.owner_workload(&pod.namespace, &owner.kind, &owner.name))
+    }
+
+    /// The workload behind a pod's direct owner: a ReplicaSet's Deployment, else the owner.
+    pub fn owner_workload(&self, namespace: &str, kind: &str, name: &str) -> OwnerRef {
+        if kind == "ReplicaSet"
+            && let Some(deployment) = self
+                .replica_sets
+                .get(&ObjectKey::new(namespace, name))
+                .and_then(|rs| rs.owner.clone())
+        {
+            return deployment;
         }
-        Some(owner.clone())
+        OwnerRef {
+            kind: kind.to_string(),
+            name: name.to_string(),
+        }
     }
 
     /// The zone of a node, when the node and its zone label are known.

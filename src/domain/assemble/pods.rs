@@ -6,6 +6,7 @@
 //! are shared through an interner.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::objects::{ObjectKey, OwnerRef, PodProjection};
@@ -64,6 +65,7 @@ struct ContainerStat {
 struct PodRecord {
     node: Option<Name>,
     owner: Option<(Name, Name)>,
+    ip: Option<IpAddr>,
     cpu: i64,
     memory: i64,
     /// Not Succeeded or Failed: still holds its requests on the node.
@@ -189,6 +191,7 @@ impl Pods {
                 .owner
                 .as_ref()
                 .map(|o| (self.names.intern(&o.kind), self.names.intern(&o.name))),
+            ip: pod.ip,
             cpu: cpu_units(cpu),
             memory: memory_units(memory),
             active: pod.is_running_or_pending(),
@@ -389,6 +392,59 @@ impl Pods {
                     containers.as_slice(),
                 )
             })
+    }
+}
+
+/// Where a pod runs and who owns it: what the East-West join needs of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodPlace<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    /// The direct owner (kind, name): a ReplicaSet for a Deployment's pods.
+    pub owner: Option<(&'a str, &'a str)>,
+    pub node: Option<&'a str>,
+    pub ip: Option<IpAddr>,
+    /// Still running or pending (not Succeeded or Failed).
+    pub active: bool,
+}
+
+impl Pods {
+    fn place<'a>(namespace: &'a str, name: &'a str, record: &'a PodRecord) -> PodPlace<'a> {
+        PodPlace {
+            namespace,
+            name,
+            owner: record.owner.as_ref().map(|(k, n)| (&**k, &**n)),
+            node: record.node.as_deref(),
+            ip: record.ip,
+            active: record.active,
+        }
+    }
+
+    /// One pod's place, by namespace and name.
+    pub fn pod_place<'a>(&'a self, namespace: &'a str, name: &'a str) -> Option<PodPlace<'a>> {
+        let record = self.pods.get(namespace)?.get(name)?;
+        Some(Self::place(namespace, name, record))
+    }
+
+    /// The places of every pod in one namespace.
+    pub fn places_in<'a>(&'a self, namespace: &str) -> impl Iterator<Item = PodPlace<'a>> + 'a {
+        self.pods
+            .get_key_value(namespace)
+            .into_iter()
+            .flat_map(|(namespace, names)| {
+                names
+                    .iter()
+                    .map(move |(name, record)| Self::place(namespace, name, record))
+            })
+    }
+
+    /// The places of every pod.
+    pub fn places(&self) -> impl Iterator<Item = PodPlace<'_>> {
+        self.pods.iter().flat_map(|(namespace, names)| {
+            names
+                .iter()
+                .map(move |(name, record)| Self::place(namespace, name, record))
+        })
     }
 }
 

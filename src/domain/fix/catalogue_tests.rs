@@ -1,14 +1,17 @@
 //! Every fix of the catalogue on a fixture object: its patch, precondition, diff, risk and
 //! verification; apply then undo gives the object back; and the refusals.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
+use super::context::CrossZoneNow;
 use super::fixtures::*;
 use super::plan::*;
 use super::{PlanContext, PlanError, apply_to, export, plan};
 use crate::domain::corefile;
 use crate::domain::finding::FixKind;
-use crate::domain::model::ObjectRef;
+use crate::domain::model::{FlowUnit, ObjectRef};
 
 fn coredns_cm() -> ObjectRef {
     ObjectRef::namespaced("ConfigMap", "kube-system", "coredns")
@@ -593,7 +596,12 @@ fn tar_context(counts: &[(&str, u32)]) -> PlanContext {
             "us-east-1b".into(),
             "us-east-1c".into(),
         ],
-        service_cross_zone_bytes_per_sec: Some(5_000_000.0),
+        service_cross_zone: Some(CrossZoneNow {
+            per_sec: 5_000_000.0,
+            unit: FlowUnit::Bytes,
+            measured: true,
+            window: Duration::from_secs(300),
+        }),
         ..PlanContext::default()
     }
 }
@@ -630,7 +638,8 @@ fn topology_aware_routing_sets_the_annotation() {
         plan.verify.condition,
         VerifyCondition::ZoneHintsPresent {
             namespace: "payments".into(),
-            name: "payments-api".into()
+            name: "payments-api".into(),
+            cross_zone_before: Some(5_000_000.0),
         }
     );
     assert_undo_restores(&plan, &object);

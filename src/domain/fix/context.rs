@@ -4,13 +4,26 @@
 use crate::domain::Cockpit;
 use crate::domain::finding::Finding;
 use crate::domain::model::{
-    DnsClient, DnsSnapshot, NamespaceInfo, NodePoolInfo, RouteStatus, ServiceTopology,
-    WorkloadUsage,
+    DnsClient, DnsSnapshot, FlowUnit, NamespaceInfo, NodePoolInfo, RouteStatus, ServiceTopology,
+    WorkloadUsage, ZoneBasis,
 };
 use crate::domain::spend;
 
 /// The per-pod CoreDNS rate above which a scale-out is suggested, when no thresholds are given.
 pub const DEFAULT_DNS_QPS_PER_POD: f64 = 5000.0;
+
+/// A Service's cross-zone traffic when the plan is made, and how far the source can be
+/// trusted to show it fall.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrossZoneNow {
+    pub per_sec: f64,
+    pub unit: FlowUnit,
+    /// The source measures zones (rather than estimating them from pod placement): a fall
+    /// after the fix is evidence, not a consequence of the estimate.
+    pub measured: bool,
+    /// How long the source takes to show a change in full.
+    pub window: std::time::Duration,
+}
 
 /// The snapshot rows a plan reads. Every part is optional: a plan that needs a missing part
 /// says so in a warning or an error rather than guessing.
@@ -26,8 +39,8 @@ pub struct PlanContext {
     pub zones: Vec<String>,
     pub route: Option<RouteStatus>,
     pub service: Option<ServiceTopology>,
-    /// Cross-zone bytes per second of the service, for the before figures.
-    pub service_cross_zone_bytes_per_sec: Option<f64>,
+    /// The Service's cross-zone traffic now, as the flow source measures it.
+    pub service_cross_zone: Option<CrossZoneNow>,
     /// The Kubernetes minor version, when known: `trafficDistribution` needs 1.31.
     pub kubernetes_minor: Option<u32>,
     pub nodepool: Option<NodePoolInfo>,
@@ -54,7 +67,7 @@ impl Default for PlanContext {
             zones: Vec::new(),
             route: None,
             service: None,
-            service_cross_zone_bytes_per_sec: None,
+            service_cross_zone: None,
             kubernetes_minor: None,
             nodepool: None,
             nodes_in_pool: 0,
@@ -130,12 +143,21 @@ impl PlanContext {
                     .iter()
                     .find(|s| s.namespace == namespace && s.name == object.name)
                     .cloned();
-                context.service_cross_zone_bytes_per_sec =
-                    Some(crate::domain::flows::service_cross_zone_bytes_per_sec(
+                context.service_cross_zone = flows.has_flow_data().then(|| CrossZoneNow {
+                    per_sec: crate::domain::flows::service_cross_zone_per_sec(
                         flows,
                         namespace,
                         &object.name,
-                    ));
+                    ),
+                    unit: flows.unit(),
+                    measured: flows
+                        .source
+                        .as_ref()
+                        .is_some_and(|s| s.zones == ZoneBasis::Measured),
+                    window: std::time::Duration::from_secs(
+                        flows.source.as_ref().map_or(0, |s| s.window_seconds),
+                    ),
+                });
             }
         }
         if let Some(workloads) = &cockpit.workloads {

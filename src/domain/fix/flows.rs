@@ -9,10 +9,13 @@ use super::context::PlanContext;
 use super::object::{guarded_patch, own_target, str_at};
 use super::plan::{PatchType, Risk, VerifyCondition};
 use super::{Draft, PlanError, verification};
+use crate::domain::flows::amount_in;
 
 pub const TOPOLOGY_MODE_ANNOTATION: &str = "service.kubernetes.io/topology-mode";
 /// `spec.trafficDistribution` is GA from Kubernetes 1.31 (§3.4 E1).
 const TRAFFIC_DISTRIBUTION_MINOR: u32 = 31;
+/// The reference's check: within 60 s every endpoint has its hints.
+const HINTS_WITHIN: Duration = Duration::from_secs(60);
 /// The doc's minimum of ready endpoints per zone for hints to be safe.
 const ENDPOINTS_PER_ZONE: u32 = 2;
 
@@ -20,15 +23,23 @@ pub fn topology_aware_routing(object: &Value, context: &PlanContext) -> Result<D
     let target = own_target(object);
     let namespace = target.namespace.clone().unwrap_or_default();
     let mut before = Vec::new();
-    if let Some(bytes) = context.service_cross_zone_bytes_per_sec {
-        before.push(("cross-zone traffic", format!("{bytes:.0} B/s")));
+    if let Some(now) = &context.service_cross_zone {
+        before.push(("cross-zone traffic", amount_in(now.unit, now.per_sec)));
     }
+    // A measured fall is waited for as long as the source takes to show it; an estimate
+    // (zones from pod placement) would only repeat the new routing back, so hints decide.
+    let measured = context
+        .service_cross_zone
+        .as_ref()
+        .filter(|now| now.measured && now.per_sec > 0.0);
+    let within = HINTS_WITHIN + measured.map_or(Duration::ZERO, |now| now.window);
     let verify = verification(
         VerifyCondition::ZoneHintsPresent {
             namespace,
             name: target.name.clone(),
+            cross_zone_before: measured.map(|now| now.per_sec),
         },
-        Duration::from_secs(60),
+        within,
         before,
     );
     let service = context.service.as_ref().ok_or(PlanError::MissingContext(

@@ -204,8 +204,16 @@ pub enum VerifyCondition {
         name: String,
         canaries: Vec<String>,
     },
-    /// The Service's EndpointSlices carry zone hints.
-    ZoneHintsPresent { namespace: String, name: String },
+    /// The Service's EndpointSlices carry zone hints and, when the flow source measures
+    /// zones, its cross-zone traffic has fallen to at most `CROSS_ZONE_FALL` of what it was.
+    ZoneHintsPresent {
+        namespace: String,
+        name: String,
+        /// Cross-zone traffic towards the Service before the apply, in the source's unit,
+        /// when a source measured it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cross_zone_before: Option<f64>,
+    },
     /// The NodePool shows the frozen budget and no voluntary disruption happens after apply.
     DisruptionsStopped { nodepool: String },
     /// The NodePool reports the new consolidation settings.
@@ -270,9 +278,17 @@ impl VerifyCondition {
             VerifyCondition::CanaryDrained { name, .. } => {
                 format!("{name} accepted with its canaries at weight 0")
             }
-            VerifyCondition::ZoneHintsPresent { name, .. } => {
-                format!("{name}'s EndpointSlices carry zone hints")
-            }
+            VerifyCondition::ZoneHintsPresent {
+                name,
+                cross_zone_before,
+                ..
+            } => match cross_zone_before {
+                Some(_) => format!(
+                    "{name}'s EndpointSlices carry zone hints and its cross-zone traffic falls to {} of what it was",
+                    percent(super::verify::CROSS_ZONE_FALL)
+                ),
+                None => format!("{name}'s EndpointSlices carry zone hints"),
+            },
             VerifyCondition::DisruptionsStopped { nodepool } => {
                 format!("{nodepool} frozen and no voluntary disruption after the apply")
             }

@@ -35,6 +35,10 @@ fn figures(pairs: &[(&str, String)]) -> Vec<(String, String)> {
 /// as having worked: more than the wobble of a 5-minute rate.
 pub const CACHE_HIT_GAIN: f64 = 0.05;
 
+/// Topology-aware routing worked when a measured cross-zone rate falls to this share of what
+/// it was (the reference's "target ≤ 30 % of the previous value").
+pub const CROSS_ZONE_FALL: f64 = 0.3;
+
 /// "p99 no worse": within 10 % of what it was, the noise of a histogram quantile.
 const P99_TOLERANCE: f64 = 1.1;
 
@@ -166,27 +170,28 @@ pub fn evaluate(condition: &VerifyCondition, cockpit: &Cockpit, applied_at: Time
             name,
             canaries,
         } => route_verdict(cockpit, applied_at, namespace, name, canaries, true),
-        VerifyCondition::ZoneHintsPresent { namespace, name } => {
+        VerifyCondition::ZoneHintsPresent {
+            namespace,
+            name,
+            cross_zone_before,
+        } => {
             let Some(flows) = cockpit.flows.as_ref().filter(|f| fresh(f.at, applied_at)) else {
                 return Verdict::Pending;
             };
-            match flows
+            let hinted = flows
                 .services
                 .iter()
-                .find(|s| &s.namespace == namespace && &s.name == name)
-            {
-                Some(service) if service.hints => Verdict::Succeeded {
-                    after: figures(&[(
-                        "cross-zone traffic",
-                        format!(
-                            "{:.0} B/s",
-                            crate::domain::flows::service_cross_zone_bytes_per_sec(
-                                flows, namespace, name
-                            )
-                        ),
-                    )]),
+                .any(|s| &s.namespace == namespace && &s.name == name && s.hints);
+            if !hinted {
+                return Verdict::Pending;
+            }
+            let now = crate::domain::flows::service_cross_zone_per_sec(flows, namespace, name);
+            let amount = crate::domain::flows::amount(flows, now);
+            match cross_zone_before {
+                Some(before) if now > before * CROSS_ZONE_FALL => Verdict::Pending,
+                _ => Verdict::Succeeded {
+                    after: figures(&[("cross-zone traffic", amount)]),
                 },
-                _ => Verdict::Pending,
             }
         }
         VerifyCondition::DisruptionsStopped { nodepool } => {

@@ -13,20 +13,24 @@ use crate::ui::format;
 use crate::ui::text::sanitize;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{
-    ChartSpec, Column, FigureCell, Level, TableCell, chart_row, figure_grid, table_height,
-    titled_table,
+    ChartSpec, Column, FigureCell, Level, TableCell, chart_row, figure_grid, fit_spans,
+    table_height, titled_table,
 };
 
-fn monthly_cost(cockpit: &Cockpit, snapshot: &FlowSnapshot) -> f64 {
-    flows::cross_zone_usd_per_month(snapshot, cockpit.region_prices())
+/// The cross-zone cost a month, or why there is none (a source that counts flows).
+fn monthly_cost(cockpit: &Cockpit, snapshot: &FlowSnapshot) -> String {
+    match flows::cross_zone_usd_per_month(snapshot, cockpit.region_prices()) {
+        Some(usd) => format::money(usd),
+        None => "n/a".to_string(),
+    }
 }
 
 fn drops(snapshot: &FlowSnapshot) -> f64 {
     snapshot.edges.iter().map(|e| e.drops_per_sec).sum()
 }
 
-/// Said where traffic figures would be, when the source has no flow metrics.
-const NO_FLOWS: &str = "no flow metrics from this source";
+/// Said where traffic figures would be, when no flow source is available.
+const NO_FLOWS: &str = "no flow source";
 
 pub fn headline(cockpit: &Cockpit, theme: &Theme) -> Vec<Span<'static>> {
     let Some(snapshot) = &cockpit.flows else {
@@ -51,16 +55,17 @@ pub fn headline(cockpit: &Cockpit, theme: &Theme) -> Vec<Span<'static>> {
             Level::high_is_bad(ratio, t.cross_zone_ratio).style(theme),
         ),
         Span::styled(
-            format!(
-                " of {}",
-                format::bytes_per_sec(snapshot.total_bytes_per_sec())
-            ),
+            format!(" of {}", flows::amount(snapshot, snapshot.total_per_sec())),
             theme.muted,
         ),
-        gap(),
-        Span::styled(format::money(monthly_cost(cockpit, snapshot)), theme.text),
-        Span::styled("/month", theme.muted),
     ];
+    if flows::cross_zone_usd_per_month(snapshot, cockpit.region_prices()).is_some() {
+        spans.extend([
+            gap(),
+            Span::styled(monthly_cost(cockpit, snapshot), theme.text),
+            Span::styled("/month", theme.muted),
+        ]);
+    }
     let dropped = drops(snapshot);
     if dropped > 0.0 {
         spans.extend([
@@ -102,18 +107,18 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput) {
         .history(cockpit, Figure::CrossZoneRatio),
         FigureCell::new(
             "x-zone",
-            traffic(format::bytes_per_sec(snapshot.cross_zone_bytes_per_sec())),
+            traffic(flows::amount(snapshot, snapshot.cross_zone_per_sec())),
             Level::Plain,
         )
         .history(cockpit, Figure::CrossZoneBytesPerSec),
         FigureCell::new(
             "total",
-            traffic(format::bytes_per_sec(snapshot.total_bytes_per_sec())),
+            traffic(flows::amount(snapshot, snapshot.total_per_sec())),
             Level::Plain,
         ),
         FigureCell::new(
             "cost/month",
-            traffic(format::money(monthly_cost(cockpit, snapshot))),
+            traffic(monthly_cost(cockpit, snapshot)),
             Level::Plain,
         ),
         FigureCell::new(
@@ -156,18 +161,33 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput) {
             ],
         );
     }
+    // The source line: what measured the traffic, and what it cannot tell.
+    let [source_line, middle] =
+        Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(areas.middle);
+    let source_text = flows::source_text(snapshot)
+        .map(|text| format!("measured by {text}"))
+        .unwrap_or_else(|| flows::NO_SOURCE.to_string());
+    frame.render_widget(
+        fit_spans(
+            vec![Span::styled(
+                sanitize(&source_text).into_owned(),
+                theme.muted,
+            )],
+            usize::from(source_line.width),
+        ),
+        source_line,
+    );
     if areas.large {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
                 .spacing(2)
-                .areas(areas.middle);
+                .areas(middle);
         edges_table(frame, left, input, snapshot);
         services_table(frame, right, input, snapshot);
     } else {
         let services_rows = table_height(snapshot.services.len(), 6);
         let [edges, services] =
-            Layout::vertical([Constraint::Min(4), Constraint::Length(services_rows)])
-                .areas(areas.middle);
+            Layout::vertical([Constraint::Min(4), Constraint::Length(services_rows)]).areas(middle);
         edges_table(frame, edges, input, snapshot);
         services_table(frame, services, input, snapshot);
     }
@@ -180,14 +200,15 @@ fn edges_table(frame: &mut Frame, area: Rect, input: &RenderInput, snapshot: &Fl
     let mut order: Vec<usize> = (0..snapshot.edges.len()).collect();
     order.sort_by(|a, b| {
         snapshot.edges[*b]
-            .bytes_per_sec
-            .total_cmp(&snapshot.edges[*a].bytes_per_sec)
+            .per_sec
+            .total_cmp(&snapshot.edges[*a].per_sec)
     });
+    let title = format!("Top edges by {}", flows::unit_noun(snapshot));
     titled_table(
         frame,
         area,
         theme,
-        "Top edges by bytes",
+        &title,
         &[
             Column::left("source → destination", Constraint::Fill(1)),
             Column::right("rate", Constraint::Length(10)),
@@ -198,23 +219,21 @@ fn edges_table(frame: &mut Frame, area: Rect, input: &RenderInput, snapshot: &Fl
         input.view.table_offset,
         |i| {
             let edge = &snapshot.edges[order[i]];
-            let share = if edge.bytes_per_sec > 0.0 {
-                edge.cross_zone_bytes_per_sec / edge.bytes_per_sec
+            let share = if edge.per_sec > 0.0 {
+                edge.cross_zone_per_sec / edge.per_sec
             } else {
                 0.0
             };
+            let end = |side: Option<(&str, &str)>| match side {
+                Some((namespace, name)) => format!("{namespace}/{name}"),
+                None => "?".to_string(),
+            };
             vec![
                 TableCell::outside(
-                    &format!(
-                        "{}/{} → {}/{}",
-                        edge.source_namespace,
-                        edge.source_workload,
-                        edge.destination_namespace,
-                        edge.destination_service
-                    ),
+                    &format!("{} → {}", end(edge.source()), end(edge.destination())),
                     theme.text,
                 ),
-                TableCell::new(format::bytes_per_sec(edge.bytes_per_sec), theme.text),
+                TableCell::new(flows::amount(snapshot, edge.per_sec), theme.text),
                 TableCell::new(
                     format::ratio(share),
                     Level::high_is_bad(share, t.cross_zone_ratio).style(theme),

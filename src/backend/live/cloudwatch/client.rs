@@ -121,7 +121,12 @@ pub fn from_code(
             _,
         )
         | (None, Some(403)) => CloudWatchError::AccessDenied {
-            action: format!("cloudwatch:{operation}"),
+            // CloudWatch's own actions come bare; other services' with their prefix.
+            action: if operation.contains(':') {
+                operation.to_string()
+            } else {
+                format!("cloudwatch:{operation}")
+            },
             message,
         },
         (

@@ -10,6 +10,8 @@
 
 pub mod billing;
 pub mod client;
+/// VPC Flow Logs through CloudWatch Logs Insights (`--flow-logs`).
+pub mod flowlogs;
 pub mod insights;
 pub mod loadbalancers;
 pub mod queries;

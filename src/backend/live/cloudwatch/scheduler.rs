@@ -147,6 +147,7 @@ impl Collected {
                 last_error_at: None,
                 queries_ok: 0,
                 queries_failed: 0,
+                detail: None,
             },
             generation: 0,
             targets: Targets::default(),

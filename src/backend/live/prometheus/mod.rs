@@ -139,6 +139,10 @@ impl PrometheusOptions {
 pub struct MetricsHandle {
     shared: Shared,
     task: JoinHandle<()>,
+    /// The rate window of the "now" queries, in seconds.
+    window_seconds: u64,
+    /// Another flow source (flow logs) is configured: no flow metrics is no trouble.
+    pub flows_elsewhere: bool,
     seen_generation: u64,
     sent_states: BTreeMap<Pane, (String, SourceState)>,
 }
@@ -166,10 +170,14 @@ pub fn start_with<Q: Querier>(
     endpoint: String,
 ) -> MetricsHandle {
     let shared: Shared = Arc::new(std::sync::Mutex::new(Collected::new(endpoint)));
+    let window_seconds =
+        crate::domain::time::parse_duration(&schedule.rate_window).map_or(300, |d| d.as_secs());
     let task = tokio::spawn(scheduler::run(querier, schedule, shared.clone()));
     MetricsHandle {
         shared,
         task,
+        window_seconds,
+        flows_elsewhere: false,
         seen_generation: 0,
         sent_states: BTreeMap::new(),
     }
@@ -213,6 +221,13 @@ impl MetricsHandle {
         changed
     }
 
+    /// What the flow metrics in Prometheus say, joined to the pods by the live task.
+    pub fn flow_observations(&self) -> Option<crate::domain::traffic::Observed> {
+        let collected = self.collected();
+        let names = collected.names.as_ref()?;
+        crate::domain::flow_metrics::observed(names, &collected.results, self.window_seconds)
+    }
+
     /// Whether the first round of queries has finished (a one-shot snapshot waits for it).
     pub fn ready(&self) -> bool {
         self.collected().first_round_done
@@ -232,6 +247,15 @@ impl MetricsHandle {
             .names
             .clone()
             .unwrap_or_else(|| promql::MetricNames::detect(&std::collections::BTreeSet::new()));
+        // Prometheus answered its names and none is a flow source: say what was looked for.
+        if pane == Pane::Flows && collected.names.is_some() && names.flows.is_none() {
+            return Some((
+                SourceState::Degraded {
+                    cause: crate::domain::flow_metrics::MISSING.to_string(),
+                },
+                at,
+            ));
+        }
         let ids: Vec<QueryId> = promql::catalogue(&names, promql::RATE_WINDOW)
             .into_iter()
             .filter(|q| q.pane == pane && q.id != QueryId::Alerts)
@@ -310,10 +334,6 @@ impl MetricsHandle {
                     promql::merge_dns(&mut snapshot, results);
                     out.push(Update::Dns(snapshot));
                 }
-                Update::Flows(mut snapshot) => {
-                    promql::merge_flows(&mut snapshot, results);
-                    out.push(Update::Flows(snapshot));
-                }
                 Update::Nodes(mut snapshot) => {
                     promql::merge_nodes(&mut snapshot, results);
                     out.push(Update::Nodes(snapshot));
@@ -339,7 +359,12 @@ impl MetricsHandle {
         let mut states = Vec::new();
         for pane in Pane::ALL {
             let (kube, kube_at) = kube_state(pane);
-            let (source, state, since) = match Self::pane_state(&collected, pane, at) {
+            let own = Self::pane_state(&collected, pane, at).filter(|_| {
+                !(pane == Pane::Flows
+                    && self.flows_elsewhere
+                    && collected.names.as_ref().is_some_and(|n| n.flows.is_none()))
+            });
+            let (source, state, since) = match own {
                 None => ("kubernetes".to_string(), kube, kube_at),
                 Some((prom, prom_at)) => {
                     let source = "kubernetes+prometheus".to_string();

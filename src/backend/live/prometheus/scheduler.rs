@@ -85,6 +85,7 @@ impl Collected {
                 last_error_at: None,
                 queries_ok: 0,
                 queries_failed: 0,
+                detail: None,
             },
             generation: 0,
             first_round_done: false,

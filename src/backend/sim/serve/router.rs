@@ -267,6 +267,7 @@ async fn route(shared: &Arc<Shared>, request: ApiRequest) -> Result<Response<Bod
             .ok_or_else(|| ApiError::not_found_path(&format!("/apis/{group}/{version}"))),
         ["_kockpit", "faults"] => admin_faults(shared, &request),
         ["_kockpit", "churn"] => super::scale::admin_churn(shared, &request),
+        ["_kockpit", "flow-logs"] if get => flow_logs(shared, &request),
         ["_kockpit", "requests"] if get => Ok(json_response(
             StatusCode::OK,
             &serde_json::to_value(shared.requests.tally()).unwrap_or_default(),
@@ -280,6 +281,30 @@ async fn route(shared: &Arc<Shared>, request: ApiRequest) -> Result<Response<Bod
             request.segments.join("/")
         ))),
     }
+}
+
+/// `GET /_kockpit/flow-logs?seconds=N[&format=FORMAT]`: the VPC Flow Log records of the last
+/// N simulated seconds (default 60), one per line, in the default format or the one given.
+fn flow_logs(shared: &Shared, request: &ApiRequest) -> Result<Response<Body>, ApiError> {
+    let seconds = match request.param("seconds") {
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|s| (1..=3600).contains(s))
+            .ok_or_else(|| ApiError::bad_request("seconds must be 1 to 3600"))?,
+        None => 60,
+    };
+    let format = match request.param("format") {
+        Some(text) => crate::domain::flow_logs::LogFormat::parse(text)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        None => crate::domain::flow_logs::LogFormat::default(),
+    };
+    let lines = shared
+        .sim
+        .lock()
+        .map(|sim| crate::backend::sim::flowlogs::records(&sim, seconds, &format))
+        .map_err(|_| ApiError::new(500, "InternalError", "the simulator is unavailable"))?;
+    Ok(full(StatusCode::OK, "text/plain", lines.join("\n")))
 }
 
 /// `GET` lists the faults in force, `PUT`/`POST` replaces them (one spec per line),

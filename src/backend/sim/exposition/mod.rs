@@ -6,15 +6,13 @@
 //! integrated over virtual time between renders, kept per simulated cluster (scenario and
 //! seed), so they only ever grow and `rate()` over them gives back the simulator's figures.
 //!
-//! Label choices where real exporters leave a gap:
-//! - Hubble counts flows, not bytes. `hubble_flows_processed_total` here counts flows of a
-//!   nominal `BYTES_PER_FLOW` bytes, so kockpit estimates bytes as flows × that size.
-//! - Hubble's `labelsContext` has no zone. The flow counters carry `source_zone` and
-//!   `destination_zone`, which on a real cluster come from a metric relabelling that joins
-//!   node names to zones; without them kockpit cannot split out cross-zone traffic.
+//! East-west traffic is published in the shape of the flow exporter the scenario names
+//! (`[observability] flow_metrics`, or `sim serve --flow-metrics`): see `flows`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
+
+mod flows;
 use std::sync::{Mutex, PoisonError};
 
 use super::curves::Curve;
@@ -22,11 +20,9 @@ use super::engine::SimCluster;
 use super::names::pod_name;
 use super::state::WorkloadSource;
 use super::workloads;
-use crate::domain::model::{ChurnKind, DnsSnapshot, FlowSnapshot, NodeSnapshot, Update};
+use crate::domain::model::{ChurnKind, DnsSnapshot, NodeSnapshot, Update};
 use crate::domain::scenario::{WorkloadKind, WorkloadSpec};
 use crate::domain::time::Timestamp;
-
-pub use crate::domain::promql::BYTES_PER_FLOW;
 
 /// Latency bucket bounds in seconds: finer than CoreDNS's powers of two so that
 /// `histogram_quantile` lands close to the simulator's percentiles wherever they fall.
@@ -300,53 +296,6 @@ fn dns_series(out: &mut Out, dns: &DnsSnapshot) {
     }
 }
 
-fn flow_series(out: &mut Out, flows: &FlowSnapshot) {
-    let zones = if flows.zones.is_empty() {
-        vec![String::new()]
-    } else {
-        flows.zones.clone()
-    };
-    let (home, away) = (
-        zones[0].as_str(),
-        zones
-            .get(1)
-            .map(String::as_str)
-            .unwrap_or(zones[0].as_str()),
-    );
-    for edge in &flows.edges {
-        let same = (edge.bytes_per_sec - edge.cross_zone_bytes_per_sec).max(0.0);
-        for (destination_zone, bytes) in [(home, same), (away, edge.cross_zone_bytes_per_sec)] {
-            out.push(
-                "hubble_flows_processed_total",
-                Kind::Counter,
-                labels(&[
-                    ("type", "L3_L4"),
-                    ("verdict", "FORWARDED"),
-                    ("source_namespace", &edge.source_namespace),
-                    ("source_workload", &edge.source_workload),
-                    ("source_zone", home),
-                    ("destination_namespace", &edge.destination_namespace),
-                    ("destination_workload", &edge.destination_service),
-                    ("destination_zone", destination_zone),
-                ]),
-                Value::Rate(bytes / BYTES_PER_FLOW),
-            );
-        }
-        out.push(
-            "hubble_drop_total",
-            Kind::Counter,
-            labels(&[
-                ("reason", "POLICY_DENIED"),
-                ("source_namespace", &edge.source_namespace),
-                ("source_workload", &edge.source_workload),
-                ("destination_namespace", &edge.destination_namespace),
-                ("destination_workload", &edge.destination_service),
-            ]),
-            Value::Rate(edge.drops_per_sec),
-        );
-    }
-}
-
 fn karpenter_series(out: &mut Out, nodes: &NodeSnapshot, counts: &BTreeMap<String, f64>) {
     for pool in &nodes.nodepools {
         out.push(
@@ -572,7 +521,6 @@ fn collect(cluster: &SimCluster, counters: &mut Counters) -> Out {
                 dns_series(&mut out, snapshot);
                 dns = Some(snapshot);
             }
-            Update::Flows(snapshot) => flow_series(&mut out, snapshot),
             Update::Nodes(snapshot) => {
                 counters.note_churn(snapshot);
                 karpenter_series(&mut out, snapshot, &counters.churn_counts);
@@ -583,6 +531,7 @@ fn collect(cluster: &SimCluster, counters: &mut Counters) -> Out {
     if let Some(dns) = dns {
         cadvisor_series(&mut out, cluster, dns);
     }
+    flows::series(&mut out, cluster);
     out
 }
 
