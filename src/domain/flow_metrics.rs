@@ -80,6 +80,21 @@ impl FlowMetrics {
 /// the East-West pane's state.
 pub const MISSING: &str = "no flow metrics in Prometheus: looked for kubecost_pod_network_egress_bytes_total (Kubecost/OpenCost network-costs), istio_tcp_sent_bytes_total (Istio), tcp_write_bytes_total (Linkerd) and hubble_flows_processed_total (Hubble); or pass --flow-logs LOG_GROUP for VPC Flow Logs";
 
+/// The summed rate of several metric families as one query. A regex on `__name__` would not
+/// do: `rate()` drops the names, and series that differ only in them collide. Each family's
+/// sum is tagged with its name instead, and the parts are joined with `or`.
+fn summed(families: &[&str], by: &str, selector: &str, window: &str) -> String {
+    families
+        .iter()
+        .map(|family| {
+            format!(
+                "label_replace(sum by ({by})(rate({family}{selector}[{window}])), \"kockpit_family\", \"{family}\", \"\", \"\")"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
 const HUBBLE_LABELS: &str = "source,destination,source_namespace,source_pod,source_workload,destination_namespace,destination_pod,destination_workload,source_zone,destination_zone";
 
 /// The queries of one flow source over `window`: its traffic, and its drops (Hubble).
@@ -94,16 +109,20 @@ pub fn queries(source: FlowMetrics, window: &str) -> Vec<(QueryId, String)> {
         )],
         FlowMetrics::Istio => vec![(
             QueryId::FlowBytes,
-            format!(
-                "sum by (reporter,source_workload,source_workload_namespace,destination_service_name,destination_service_namespace,destination_workload,destination_workload_namespace)(rate({{__name__=~\"{}\"}}[{w}]))",
-                ISTIO_BYTES.join("|")
+            summed(
+                &ISTIO_BYTES,
+                "reporter,source_workload,source_workload_namespace,destination_service_name,destination_service_namespace,destination_workload,destination_workload_namespace",
+                "",
+                w,
             ),
         )],
         FlowMetrics::Linkerd => vec![(
             QueryId::FlowBytes,
-            format!(
-                "sum by (namespace,deployment,statefulset,daemonset,dst_namespace,dst_deployment,dst_statefulset,dst_daemonset,dst_service)(rate({{__name__=~\"{}\",direction=\"outbound\"}}[{w}]))",
-                LINKERD_BYTES.join("|")
+            summed(
+                &LINKERD_BYTES,
+                "namespace,deployment,statefulset,daemonset,dst_namespace,dst_deployment,dst_statefulset,dst_daemonset,dst_service",
+                "{direction=\"outbound\"}",
+                w,
             ),
         )],
         FlowMetrics::Hubble => vec![

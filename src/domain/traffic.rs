@@ -198,6 +198,25 @@ fn crossed_share(
 
 type EdgeKey = (String, String, String, String);
 
+/// Both ends are single pods (an IP or a pod name): the source recorded each direction.
+fn pod_level(observation: &Observation) -> bool {
+    let single = |peer: &Peer| matches!(peer, Peer::Ip(_) | Peer::Pod { .. });
+    single(&observation.from) && single(&observation.to)
+}
+
+/// What each pod-level end sent to each other, to tell requests from replies.
+fn sent_between<'a>(
+    observations: impl Iterator<Item = &'a Observation>,
+) -> BTreeMap<(&'a Peer, &'a Peer), f64> {
+    let mut sent = BTreeMap::new();
+    for observation in observations.filter(|o| pod_level(o)) {
+        *sent
+            .entry((&observation.from, &observation.to))
+            .or_insert(0.0) += observation.per_sec;
+    }
+    sent
+}
+
 /// Edges from observations, one per (calling workload, called Service), largest first.
 ///
 /// Which end is the caller: the destination is the Service the `to` end backs. When only
@@ -212,12 +231,17 @@ pub fn join(
     zone_count: usize,
 ) -> Vec<FlowEdge> {
     let mut edges: BTreeMap<EdgeKey, FlowEdge> = BTreeMap::new();
-    for observation in observations {
-        if !observation.per_sec.is_finite() || observation.per_sec < 0.0 {
-            continue;
-        }
+    let usable = |o: &&Observation| o.per_sec.is_finite() && o.per_sec >= 0.0;
+    let sent = sent_between(observations.iter().filter(usable));
+    for observation in observations.iter().filter(usable) {
         let from = resolve(&observation.from, cluster);
         let to = resolve(&observation.to, cluster);
+        // Both ends back a Service, or neither does: the end that sends more is answering.
+        let answering = || {
+            let forth = sent.get(&(&observation.from, &observation.to)).copied();
+            let back = sent.get(&(&observation.to, &observation.from)).copied();
+            forth.unwrap_or(0.0) > back.unwrap_or(0.0)
+        };
         let (client, server) = match (&from, &to) {
             (None, None) => continue,
             // Traffic leaving the cluster's pods (to a node, a load balancer, the internet) is
@@ -228,6 +252,13 @@ pub fn join(
             (Some(f), None) => (Some(f), None),
             (None, Some(t)) => (None, Some(t)),
             (Some(f), Some(t)) if t.service.is_none() && f.service.is_some() => (Some(t), Some(f)),
+            (Some(f), Some(t))
+                if t.service.is_some() == f.service.is_some()
+                    && pod_level(observation)
+                    && answering() =>
+            {
+                (Some(t), Some(f))
+            }
             (Some(f), Some(t)) => (Some(f), Some(t)),
         };
         let routing = server.and_then(|s| {
@@ -289,6 +320,7 @@ mod tests {
             ("10.0.0.2", ("shop", "catalog", Some("catalog"), 0)),
             ("10.0.1.2", ("shop", "catalog", Some("catalog"), 1)),
             ("10.0.0.3", ("data", "etl", None, 0)),
+            ("10.0.2.2", ("shop", "api", Some("api"), 2)),
         ]);
         Fixture {
             pods,
@@ -379,6 +411,20 @@ mod tests {
         assert_eq!(edge.destination(), Some(("shop", "catalog")));
         assert!((edge.per_sec - 2000.0).abs() < 1e-9);
         assert!((edge.cross_zone_per_sec - 1000.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn between_two_service_pods_the_end_that_sends_more_is_answering() {
+        let cluster = fixture();
+        let observations = vec![
+            Observation::new(ip("10.0.2.2"), ip("10.0.0.2"), 100.0),
+            Observation::new(ip("10.0.0.2"), ip("10.0.2.2"), 300.0),
+        ];
+        let edges = join(&observations, &cluster, 3);
+        assert_eq!(edges.len(), 1, "{edges:?}");
+        assert_eq!(edges[0].source(), Some(("shop", "api")));
+        assert_eq!(edges[0].destination(), Some(("shop", "catalog")));
+        assert!((edges[0].cross_zone_per_sec - 400.0).abs() < 1e-9);
     }
 
     #[test]
