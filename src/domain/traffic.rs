@@ -198,18 +198,19 @@ fn crossed_share(
 
 type EdgeKey = (String, String, String, String);
 
-/// Both ends are single pods (an IP or a pod name): the source recorded each direction.
-fn pod_level(observation: &Observation) -> bool {
-    let single = |peer: &Peer| matches!(peer, Peer::Ip(_) | Peer::Pod { .. });
-    single(&observation.from) && single(&observation.to)
+/// Neither end is named as a Service: the source recorded packets each way (flow logs,
+/// Hubble), and which end asked is not said.
+fn undirected(observation: &Observation) -> bool {
+    let end = |peer: &Peer| matches!(peer, Peer::Ip(_) | Peer::Pod { .. } | Peer::Workload { .. });
+    end(&observation.from) && end(&observation.to)
 }
 
-/// What each pod-level end sent to each other, to tell requests from replies.
+/// What the ends of undirected observations sent each other, to tell requests from replies.
 fn sent_between<'a>(
     observations: impl Iterator<Item = &'a Observation>,
 ) -> BTreeMap<(&'a Peer, &'a Peer), f64> {
     let mut sent = BTreeMap::new();
-    for observation in observations.filter(|o| pod_level(o)) {
+    for observation in observations.filter(|o| undirected(o)) {
         *sent
             .entry((&observation.from, &observation.to))
             .or_insert(0.0) += observation.per_sec;
@@ -254,7 +255,7 @@ pub fn join(
             (Some(f), Some(t)) if t.service.is_none() && f.service.is_some() => (Some(t), Some(f)),
             (Some(f), Some(t))
                 if t.service.is_some() == f.service.is_some()
-                    && pod_level(observation)
+                    && undirected(observation)
                     && answering() =>
             {
                 (Some(t), Some(f))

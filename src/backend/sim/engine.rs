@@ -87,6 +87,8 @@ pub struct SimCluster {
     /// The Corefile last read, and what it said (re-read only when the text changes).
     corefile: (String, CorefileSettings),
     steps: u64,
+    /// Tells this cluster apart from others in the same process (its metric counters).
+    instance: u64,
 }
 
 impl SimCluster {
@@ -96,7 +98,9 @@ impl SimCluster {
             .iter()
             .map(|z| format!("{}{z}", scenario.region))
             .collect();
+        static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let mut cluster = SimCluster {
+            instance: INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             seed,
             t0: scenario_t0(),
             spec: scenario.clone(),
@@ -244,6 +248,11 @@ impl SimCluster {
 
     pub fn now(&self) -> Timestamp {
         self.state.now
+    }
+
+    /// This cluster's number in the process.
+    pub fn instance(&self) -> u64 {
+        self.instance
     }
 
     pub fn seed(&self) -> u64 {

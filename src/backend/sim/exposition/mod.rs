@@ -3,8 +3,9 @@
 //! and OpenMetrics history for `promtool tsdb create-blocks-from openmetrics`.
 //!
 //! The simulator knows rates; Prometheus wants counters. Counters are the simulator's rates
-//! integrated over virtual time between renders, kept per simulated cluster (scenario and
-//! seed), so they only ever grow and `rate()` over them gives back the simulator's figures.
+//! integrated over virtual time between renders, kept per simulated cluster (each one built
+//! in this process), so they only ever grow and `rate()` over them gives back the
+//! simulator's figures.
 //!
 //! East-west traffic is published in the shape of the flow exporter the scenario names
 //! (`[observability] flow_metrics`, or `sim serve --flow-metrics`): see `flows`.
@@ -569,7 +570,7 @@ fn format_value(value: f64) -> String {
 
 /// The exposition `/metrics` serves for the cluster as it stands.
 pub fn render(cluster: &SimCluster) -> String {
-    let key = format!("{}\u{1f}{}", cluster.spec().name, cluster.seed());
+    let key = format!("{}\u{1f}{}", cluster.spec().name, cluster.instance());
     let mut all = COUNTERS.lock().unwrap_or_else(PoisonError::into_inner);
     let counters = all.entry(key).or_default();
     let out = collect(cluster, counters);
