@@ -34,6 +34,49 @@ pub struct MetricNames {
     pub karpenter: Option<KarpenterNames>,
     /// The flow source Prometheus holds, the preferred one when several are present.
     pub flows: Option<super::flow_metrics::FlowMetrics>,
+    /// Panes whose exporter Prometheus does not hold, with what was looked for and what
+    /// provides it. Empty when the names could not be listed.
+    #[serde(default)]
+    pub absent: BTreeMap<Pane, String>,
+    /// The cache plugin counts its requests (`coredns_cache_requests_total`): the hit ratio
+    /// is hits over requests, whether or not misses are exported.
+    #[serde(default)]
+    pub cache_requests: bool,
+}
+
+/// What each pane's exporter is, for the words of a pane whose metrics are absent.
+fn absent_panes(
+    present: &BTreeSet<String>,
+    dns: bool,
+    karpenter: bool,
+    flows: bool,
+) -> BTreeMap<Pane, String> {
+    let mut absent = BTreeMap::new();
+    if present.is_empty() {
+        return absent;
+    }
+    if !dns {
+        absent.insert(
+            Pane::Dns,
+            "no coredns_dns_requests_total in Prometheus: CoreDNS's prometheus plugin (:9153/metrics behind the kube-dns Service) is not scraped".to_string(),
+        );
+    }
+    if !karpenter {
+        absent.insert(
+            Pane::Nodes,
+            "no karpenter_nodeclaims_created_total (or Karpenter v0.3x's karpenter_nodeclaims_created) in Prometheus: Karpenter's metrics endpoint (:8080/metrics) is not scraped".to_string(),
+        );
+    }
+    if !present.contains("container_cpu_usage_seconds_total") {
+        absent.insert(
+            Pane::Rightsizing,
+            "no container_cpu_usage_seconds_total in Prometheus: cAdvisor is not scraped through the kubelet (/metrics/cadvisor)".to_string(),
+        );
+    }
+    if !flows {
+        absent.insert(Pane::Flows, super::flow_metrics::MISSING.to_string());
+    }
+    absent
 }
 
 /// How CoreDNS's forward plugin reports upstream traffic.
@@ -123,7 +166,11 @@ impl MetricNames {
             }),
             _ => None,
         };
+        let flows = super::flow_metrics::FlowMetrics::detect(present);
+        let dns = has("coredns_dns_requests_total") || legacy_dns;
         MetricNames {
+            absent: absent_panes(present, dns, karpenter.is_some(), flows.is_some()),
+            cache_requests: has("coredns_cache_requests_total"),
             dns_requests: if legacy_dns {
                 "coredns_dns_request_count_total"
             } else {
@@ -138,7 +185,7 @@ impl MetricNames {
             .to_string(),
             upstream,
             karpenter,
-            flows: super::flow_metrics::FlowMetrics::detect(present),
+            flows,
         }
     }
 }
@@ -275,9 +322,15 @@ pub fn catalogue(names: &MetricNames, window: &str) -> Vec<Query> {
     add(
         QueryId::DnsCacheHitRatio,
         dns,
-        format!(
-            "sum(rate(coredns_cache_hits_total[{w}])) / (sum(rate(coredns_cache_hits_total[{w}])) + sum(rate(coredns_cache_misses_total[{w}])))"
-        ),
+        if names.cache_requests {
+            format!(
+                "sum(rate(coredns_cache_hits_total[{w}])) / sum(rate(coredns_cache_requests_total[{w}]))"
+            )
+        } else {
+            format!(
+                "sum(rate(coredns_cache_hits_total[{w}])) / (sum(rate(coredns_cache_hits_total[{w}])) + sum(rate(coredns_cache_misses_total[{w}])))"
+            )
+        },
         Cost::Refresh,
     );
     match names.upstream {
@@ -392,7 +445,7 @@ pub fn catalogue(names: &MetricNames, window: &str) -> Vec<Query> {
         QueryId::Throttling,
         rs,
         format!(
-            "sum by (namespace,pod,container)(rate(container_cpu_cfs_throttled_periods_total{{container!=\"\"}}[{w}])) / sum by (namespace,pod,container)(rate(container_cpu_cfs_periods_total{{container!=\"\"}}[{w}]))"
+            "sum by (namespace,pod,container)(rate(container_cpu_cfs_throttled_periods_total{{container!=\"\",container!=\"POD\"}}[{w}])) / sum by (namespace,pod,container)(rate(container_cpu_cfs_periods_total{{container!=\"\",container!=\"POD\"}}[{w}]))"
         ),
         Cost::Refresh,
     );
@@ -404,7 +457,7 @@ pub fn catalogue(names: &MetricNames, window: &str) -> Vec<Query> {
         QueryId::CpuP95,
         rs,
         format!(
-            "quantile_over_time(0.95, sum by (namespace,pod,container)(rate(container_cpu_usage_seconds_total{{container!=\"\"}}[{w}]))[{USAGE_WINDOW}:{w}])"
+            "quantile_over_time(0.95, sum by (namespace,pod,container)(rate(container_cpu_usage_seconds_total{{container!=\"\",container!=\"POD\"}}[{w}]))[{USAGE_WINDOW}:{w}])"
         ),
         Cost::Expensive,
     );
@@ -413,7 +466,7 @@ pub fn catalogue(names: &MetricNames, window: &str) -> Vec<Query> {
             id,
             rs,
             format!(
-                "quantile_over_time({q}, max by (namespace,pod,container)(container_memory_working_set_bytes{{container!=\"\"}})[{USAGE_WINDOW}:{w}])"
+                "quantile_over_time({q}, max by (namespace,pod,container)(container_memory_working_set_bytes{{container!=\"\",container!=\"POD\"}})[{USAGE_WINDOW}:{w}])"
             ),
             Cost::Expensive,
         );

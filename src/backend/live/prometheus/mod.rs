@@ -247,11 +247,12 @@ impl MetricsHandle {
             .names
             .clone()
             .unwrap_or_else(|| promql::MetricNames::detect(&std::collections::BTreeSet::new()));
-        // Prometheus answered its names and none is a flow source: say what was looked for.
-        if pane == Pane::Flows && collected.names.is_some() && names.flows.is_none() {
+        // Prometheus listed its names and the pane's exporter is not among them: say what was
+        // looked for and what provides it.
+        if let Some(cause) = names.absent.get(&pane) {
             return Some((
                 SourceState::Degraded {
-                    cause: crate::domain::flow_metrics::MISSING.to_string(),
+                    cause: cause.clone(),
                 },
                 at,
             ));

@@ -169,7 +169,9 @@ async fn round<Q: Querier>(querier: &Q, schedule: &Schedule, shared: &Shared, pa
         let mut collected = lock(shared);
         match found {
             Ok(names) => {
-                pacing.names_at = Some(Instant::now());
+                // An empty Prometheus (just started, nothing scraped yet) is asked again at
+                // the next round rather than in `names_every`.
+                pacing.names_at = (!names.is_empty()).then(Instant::now);
                 collected.names = Some(MetricNames::detect(&names));
                 collected.health.queries_ok += 1;
                 collected.health.last_success = Some(at);
