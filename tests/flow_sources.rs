@@ -1,6 +1,6 @@
 //! East-West from every flow source kockpit reads in Prometheus, end to end: `kockpit sim
 //! serve` publishes its traffic in one exporter's shape (Kubecost network-costs, Istio,
-//! Linkerd, Hubble with pod context, Hubble with workload labels), a real Prometheus scrapes
+//! Linkerd 2.17, Hubble with pod context, Hubble with workload labels), a real Prometheus scrapes
 //! it, and the live backend reads it back through the same code a real cluster goes through.
 //! The figures must be within 5 % of what the simulator generated. Then topology-aware
 //! routing is applied from a network-costs finding and verified by the measured fall.
@@ -254,7 +254,7 @@ async fn every_prometheus_flow_source_reads_as_generated() {
         reads_as_generated(
             FlowShape::Linkerd,
             FlowSourceKind::Linkerd,
-            ZoneBasis::Placement
+            ZoneBasis::Measured
         ),
         reads_as_generated(
             FlowShape::Hubble,

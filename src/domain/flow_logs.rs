@@ -2,9 +2,13 @@
 //! queries kockpit sends, and the turning of their answers into observations between IPs
 //! (on the VPC CNI, pod IPs are VPC addresses, so the join finds the pods).
 //!
-//! A flow between two interfaces of the same VPC is logged twice, once by each interface.
-//! Counting it once: with `flow-direction` in the format, only egress records count; without
-//! it, each (source, destination) pair takes the larger of its interfaces' sums.
+//! A flow between two interfaces of the same VPC is logged twice, once by each interface. The
+//! receiving interface writes its own primary address as `dstaddr` when the packet was for a
+//! secondary one, and every VPC CNI pod IP is a secondary address: its copy names the node,
+//! not the pod, and the join leaves it out as traffic to a node. Where the format has
+//! `pkt-dstaddr` (the packet's own address) both copies name the pod; then, with
+//! `flow-direction`, only egress records count, and without it each (source, destination)
+//! pair takes the larger of its interfaces' sums.
 //!
 //! Logs Insights bills by the bytes it scans, so queries are scoped to one window and one
 //! result limit; an answer that fills the limit is asked again in halves.
@@ -108,9 +112,19 @@ impl LogFormat {
         }
         let get = |field: &str| self.position(field).map(|i| values[i]);
         let number = |field: &str| get(field).and_then(|v| v.parse::<u64>().ok());
+        // The packet's own addresses where the format has them: `dstaddr` of traffic to a
+        // secondary address (every VPC CNI pod IP) is the interface's primary address.
+        let address = |packet: &str, interface: &str| {
+            get(packet)
+                .filter(|v| *v != "-")
+                .or_else(|| get(interface))
+                .and_then(|v| v.parse::<IpAddr>().ok())
+        };
         Some(FlowRecord {
-            src: get("srcaddr")?.parse().ok()?,
-            dst: get("dstaddr")?.parse().ok()?,
+            src: address("pkt-srcaddr", "srcaddr")?,
+            dst: address("pkt-dstaddr", "dstaddr")?,
+            src_port: number("srcport").and_then(|p| u16::try_from(p).ok()),
+            dst_port: number("dstport").and_then(|p| u16::try_from(p).ok()),
             bytes: number("bytes")?,
             packets: number("packets").unwrap_or(0),
             accepted: get("action").is_none_or(|a| a != "REJECT"),
@@ -131,6 +145,8 @@ impl LogFormat {
 pub struct FlowRecord {
     pub src: IpAddr,
     pub dst: IpAddr,
+    pub src_port: Option<u16>,
+    pub dst_port: Option<u16>,
     pub bytes: u64,
     pub packets: u64,
     /// ACCEPT (or no action field); REJECT records count as drops.
@@ -165,31 +181,36 @@ struct Sums {
     rejected_packets: f64,
 }
 
-/// (src, dst) → interface (or direction marker) → sums.
-type PairSums = BTreeMap<(IpAddr, IpAddr), BTreeMap<String, Sums>>;
+/// (src, dst, reply?) → interface (or direction marker) → sums.
+type PairSums = BTreeMap<(IpAddr, IpAddr, Option<bool>), BTreeMap<String, Sums>>;
 
 fn add(
     sums: &mut PairSums,
-    src: IpAddr,
-    dst: IpAddr,
+    pair: (IpAddr, IpAddr, Option<bool>),
     interface: String,
     bytes: f64,
     rejected: f64,
 ) {
-    let entry = sums
-        .entry((src, dst))
-        .or_default()
-        .entry(interface)
-        .or_default();
+    let entry = sums.entry(pair).or_default().entry(interface).or_default();
     entry.bytes += bytes;
     entry.rejected_packets += rejected;
+}
+
+/// A client connects from an ephemeral port to the server's lower, listening one: bytes
+/// from the lower port are a reply.
+fn reply_by_ports(record: &FlowRecord) -> Option<bool> {
+    match (record.src_port?, record.dst_port?) {
+        (src, dst) if src < dst => Some(true),
+        (src, dst) if src > dst => Some(false),
+        _ => None,
+    }
 }
 
 /// Each pair counted once (see the module's note), as rates over `window_seconds`.
 fn observations(sums: PairSums, window_seconds: f64) -> Vec<Observation> {
     let window = window_seconds.max(1.0);
     sums.into_iter()
-        .map(|((src, dst), by_interface)| {
+        .map(|((src, dst, reply), by_interface)| {
             let once = by_interface.values().fold(Sums::default(), |most, s| Sums {
                 bytes: most.bytes.max(s.bytes),
                 rejected_packets: most.rejected_packets.max(s.rejected_packets),
@@ -197,6 +218,7 @@ fn observations(sums: PairSums, window_seconds: f64) -> Vec<Observation> {
             let mut observation =
                 Observation::new(Peer::Ip(src), Peer::Ip(dst), once.bytes / window);
             observation.drops_per_sec = once.rejected_packets / window;
+            observation.reply = reply;
             observation
         })
         .collect()
@@ -222,7 +244,8 @@ pub fn from_records<'a>(
         } else {
             (0.0, record.packets as f64)
         };
-        add(&mut sums, record.src, record.dst, key, bytes, rejected);
+        let pair = (record.src, record.dst, reply_by_ports(record));
+        add(&mut sums, pair, key, bytes, rejected);
     }
     observations(sums, window_seconds)
 }
@@ -252,7 +275,7 @@ pub fn from_stats(rows: &[BTreeMap<String, String>], window_seconds: f64) -> Vec
             (number("bytes"), 0.0)
         };
         let interface = get("interfaceId").unwrap_or_default().to_string();
-        add(&mut sums, src, dst, interface, bytes, packets);
+        add(&mut sums, (src, dst, None), interface, bytes, packets);
     }
     observations(sums, window_seconds)
 }

@@ -95,7 +95,7 @@ fn summed(families: &[&str], by: &str, selector: &str, window: &str) -> String {
         .join(" or ")
 }
 
-const HUBBLE_LABELS: &str = "source,destination,source_namespace,source_pod,source_workload,destination_namespace,destination_pod,destination_workload,source_zone,destination_zone";
+const HUBBLE_LABELS: &str = "source,destination,source_namespace,source_pod,source_workload,destination_namespace,destination_pod,destination_workload,traffic_direction,source_zone,destination_zone";
 
 /// The queries of one flow source over `window`: its traffic, and its drops (Hubble).
 pub fn queries(source: FlowMetrics, window: &str) -> Vec<(QueryId, String)> {
@@ -104,32 +104,37 @@ pub fn queries(source: FlowMetrics, window: &str) -> Vec<(QueryId, String)> {
         FlowMetrics::NetworkCosts => vec![(
             QueryId::FlowBytes,
             format!(
-                "sum by (namespace,pod_name,internet,sameRegion,sameZone)(rate({NETWORK_COSTS_EGRESS}[{w}]))"
+                "sum by (namespace,pod_name,internet,same_region,same_zone,sameRegion,sameZone)(rate({NETWORK_COSTS_EGRESS}[{w}]))"
             ),
         )],
+        // `namespace` and `pod` are the scrape's target labels: the reporting proxy's pod.
         FlowMetrics::Istio => vec![(
             QueryId::FlowBytes,
             summed(
                 &ISTIO_BYTES,
-                "reporter,source_workload,source_workload_namespace,destination_service_name,destination_service_namespace,destination_workload,destination_workload_namespace",
+                "reporter,namespace,pod,source_workload,source_workload_namespace,destination_service_name,destination_service_namespace,destination_workload,destination_workload_namespace",
                 "",
                 w,
             ),
         )],
+        // Only the client proxy's connections to endpoints: the other direction/peer views
+        // repeat the same bytes.
         FlowMetrics::Linkerd => vec![(
             QueryId::FlowBytes,
             summed(
                 &LINKERD_BYTES,
-                "namespace,deployment,statefulset,daemonset,dst_namespace,dst_deployment,dst_statefulset,dst_daemonset,dst_service",
-                "{direction=\"outbound\"}",
+                "namespace,pod,deployment,statefulset,daemonset,dst_namespace,dst_pod,dst_service,dst_deployment,dst_statefulset,dst_daemonset,dst_zone_locality",
+                "{direction=\"outbound\",peer=\"dst\"}",
                 w,
             ),
         )],
+        // Each packet direction once, where it is delivered (`to-endpoint`): a flow is also
+        // seen leaving its source (`to-stack`).
         FlowMetrics::Hubble => vec![
             (
                 QueryId::FlowBytes,
                 format!(
-                    "sum by ({HUBBLE_LABELS})(rate({HUBBLE_FLOWS}{{verdict=\"FORWARDED\"}}[{w}]))"
+                    "sum by ({HUBBLE_LABELS})(rate({HUBBLE_FLOWS}{{verdict=\"FORWARDED\",subtype=\"to-endpoint\"}}[{w}]))"
                 ),
             ),
             (
@@ -175,18 +180,29 @@ fn finite(samples: Option<&Vec<Sample>>) -> impl Iterator<Item = &Sample> {
         .filter(|s| s.value.is_finite() && s.value >= 0.0)
 }
 
+/// A network-costs label, spelled `same_zone` since network-costs 0.17 and `sameZone` before.
+fn either<'a>(sample: &'a Sample, snake: &str, camel: &str) -> &'a str {
+    match sample.label(snake) {
+        "" => sample.label(camel),
+        value => value,
+    }
+}
+
 /// Network-costs: bytes each pod sent inside the region, crossing a zone or not. Internet
-/// and cross-region traffic is not east-west.
+/// and cross-region traffic is not east-west. (Its ingress counter counts the same bytes
+/// again from the receiving side, so only egress is read.)
 fn network_costs(results: &Results) -> Vec<Observation> {
     finite(results.get(&QueryId::FlowBytes))
-        .filter(|s| s.label("internet") != "true" && s.label("sameRegion") != "false")
+        .filter(|s| {
+            s.label("internet") != "true" && either(s, "same_region", "sameRegion") != "false"
+        })
         .filter_map(|s| {
             let mut observation = Observation::new(
                 pod(s.label("namespace"), s.label("pod_name"))?,
                 Peer::Unknown,
                 s.value,
             );
-            observation.crossed = match s.label("sameZone") {
+            observation.crossed = match either(s, "same_zone", "sameZone") {
                 "true" => Some(false),
                 "false" => Some(true),
                 _ => None,
@@ -196,10 +212,12 @@ fn network_costs(results: &Results) -> Vec<Observation> {
         .collect()
 }
 
-/// Istio: bytes between workloads, each connection reported by both proxies. The client's
-/// report is used; the server's only where the client has no proxy.
+/// Istio: bytes between workloads, each request reported by both proxies. The client's
+/// report is used (its `pod` target label is the calling pod, whose zone is known); the
+/// server's only where the client has no proxy.
 fn istio(results: &Results) -> Vec<Observation> {
     let mut by_pair: BTreeMap<(Peer, Peer), (f64, f64)> = BTreeMap::new();
+    let mut clients: BTreeMap<(Peer, Peer), BTreeMap<Peer, f64>> = BTreeMap::new();
     for s in finite(results.get(&QueryId::FlowBytes)) {
         let from = workload(
             s.label("source_workload_namespace"),
@@ -215,19 +233,36 @@ fn istio(results: &Results) -> Vec<Observation> {
                 s.label("destination_workload"),
             )
         });
-        let entry = by_pair.entry((from, to)).or_default();
+        let entry = by_pair.entry((from.clone(), to.clone())).or_default();
         if s.label("reporter") == "destination" {
             entry.1 += s.value;
         } else {
             entry.0 += s.value;
+            let client = pod(s.label("namespace"), s.label("pod")).unwrap_or_else(|| from.clone());
+            *clients
+                .entry((from, to))
+                .or_default()
+                .entry(client)
+                .or_default() += s.value;
         }
     }
-    by_pair
-        .into_iter()
-        .map(|((from, to), (client, server))| {
-            Observation::new(from, to, if client > 0.0 { client } else { server })
-        })
-        .collect()
+    let mut observations = Vec::new();
+    for ((from, to), (client, server)) in by_pair {
+        match clients.remove(&(from.clone(), to.clone())) {
+            Some(pods) if client > 0.0 => observations.extend(
+                pods.into_iter()
+                    .map(|(pod, bytes)| directed(Observation::new(pod, to.clone(), bytes))),
+            ),
+            _ => observations.push(directed(Observation::new(from, to, server))),
+        }
+    }
+    observations
+}
+
+/// A request-side observation: `from` called `to`.
+fn directed(mut observation: Observation) -> Observation {
+    observation.reply = Some(false);
+    observation
 }
 
 fn first_of<'a>(sample: &'a Sample, labels: &[&str]) -> &'a str {
@@ -238,30 +273,62 @@ fn first_of<'a>(sample: &'a Sample, labels: &[&str]) -> &'a str {
         .unwrap_or("")
 }
 
-/// Linkerd: bytes read and written by the calling proxies.
+/// Linkerd: bytes read and written by the calling proxies towards each endpoint. Zones are
+/// exact: `dst_zone_locality` (Linkerd 2.17 and later) says whether the endpoint is in the
+/// caller's zone; otherwise the caller and endpoint pods are placed through the cluster.
 fn linkerd(results: &Results) -> Vec<Observation> {
     finite(results.get(&QueryId::FlowBytes))
         .map(|s| {
-            let from = workload(
+            let caller = workload(
                 s.label("namespace"),
                 first_of(s, &["deployment", "statefulset", "daemonset"]),
             );
-            let to =
-                service(s.label("dst_namespace"), s.label("dst_service")).unwrap_or_else(|| {
-                    workload(
-                        s.label("dst_namespace"),
-                        first_of(s, &["dst_deployment", "dst_statefulset", "dst_daemonset"]),
-                    )
-                });
-            Observation::new(from, to, s.value)
+            let from = pod(s.label("namespace"), s.label("pod")).unwrap_or(caller);
+            let locality = match s.label("dst_zone_locality") {
+                "local" => Some(false),
+                "remote" => Some(true),
+                _ => None,
+            };
+            let endpoint = pod(s.label("dst_namespace"), s.label("dst_pod"));
+            let to = match (locality, endpoint) {
+                (None, Some(endpoint)) => endpoint,
+                _ => {
+                    service(s.label("dst_namespace"), s.label("dst_service")).unwrap_or_else(|| {
+                        workload(
+                            s.label("dst_namespace"),
+                            first_of(s, &["dst_deployment", "dst_statefulset", "dst_daemonset"]),
+                        )
+                    })
+                }
+            };
+            let mut observation = directed(Observation::new(from, to, s.value));
+            observation.crossed = locality;
+            observation
         })
         .collect()
+}
+
+/// Whether Linkerd's labels place both ends exactly.
+fn linkerd_zones(results: &Results) -> ZoneBasis {
+    let exact = finite(results.get(&QueryId::FlowBytes)).any(|s| {
+        !s.label("dst_zone_locality").is_empty()
+            || (!s.label("pod").is_empty() && !s.label("dst_pod").is_empty())
+    });
+    if exact {
+        ZoneBasis::Measured
+    } else {
+        ZoneBasis::Placement
+    }
 }
 
 /// One end of a Hubble flow, from whichever context labels are set: pods where known (exact
 /// zones), else workloads; the `source`/`destination` context label reads as `namespace/pod`
 /// or as a workload name.
 fn hubble_end(sample: &Sample, side: &str) -> Peer {
+    // A reserved identity (`reserved:world`, `reserved:host`…) is not a pod.
+    if sample.label(side).starts_with("reserved:") {
+        return Peer::Outside;
+    }
     let label = |name: &str| sample.label(&format!("{side}_{name}")).to_string();
     let namespace = label("namespace");
     if let Some(peer) = pod(&namespace, &label("pod")) {
@@ -278,11 +345,19 @@ fn hubble_end(sample: &Sample, side: &str) -> Peer {
     } else {
         workload_name
     };
-    workload(&namespace, &name)
+    match workload(&namespace, &name) {
+        // No context at all: an identity outside the cluster's workloads.
+        Peer::Unknown => Peer::Outside,
+        peer => peer,
+    }
 }
 
+/// Hubble's flows delivered to an endpoint, and its drops. `traffic_direction`, where set,
+/// is the connection's direction at the receiving endpoint: a flow delivered to the caller
+/// (`egress` there) is a reply.
 fn hubble(results: &Results) -> Vec<Observation> {
-    let mut observations: BTreeMap<(Peer, Peer, Option<bool>), Observation> = BTreeMap::new();
+    type Key = (Peer, Peer, Option<bool>, Option<bool>);
+    let mut observations: BTreeMap<Key, Observation> = BTreeMap::new();
     for (id, s) in finite(results.get(&QueryId::FlowBytes))
         .map(|s| (QueryId::FlowBytes, s))
         .chain(finite(results.get(&QueryId::FlowDrops)).map(|s| (QueryId::FlowDrops, s)))
@@ -294,11 +369,17 @@ fn hubble(results: &Results) -> Vec<Observation> {
             ("", _) | (_, "") => None,
             (a, b) => Some(a != b),
         };
+        let reply = match s.label("traffic_direction") {
+            "egress" => Some(true),
+            "ingress" => Some(false),
+            _ => None,
+        };
         let observation = observations
-            .entry((from.clone(), to.clone(), crossed))
+            .entry((from.clone(), to.clone(), crossed, reply))
             .or_insert_with(|| {
                 let mut o = Observation::new(from, to, 0.0);
                 o.crossed = crossed;
+                o.reply = reply;
                 o
             });
         if id == QueryId::FlowDrops {
@@ -340,7 +421,7 @@ pub fn observed(names: &MetricNames, results: &Results, window_seconds: u64) -> 
         FlowMetrics::Linkerd => (
             linkerd(results),
             FlowUnit::Bytes,
-            ZoneBasis::Placement,
+            linkerd_zones(results),
             true,
         ),
         FlowMetrics::Hubble => (
@@ -422,12 +503,24 @@ mod tests {
                     ],
                     900.0,
                 ),
+                // network-costs 0.17 and later spell the labels in snake case.
+                sample(
+                    &[
+                        ("namespace", "shop"),
+                        ("pod_name", "cart-2"),
+                        ("internet", "false"),
+                        ("same_region", "true"),
+                        ("same_zone", "true"),
+                    ],
+                    50.0,
+                ),
             ],
         )]);
         let observed =
             observed(&names(FlowMetrics::NetworkCosts), &results, 300).expect("observed");
-        assert_eq!(observed.observations.len(), 1);
+        assert_eq!(observed.observations.len(), 2);
         assert_eq!(observed.observations[0].crossed, Some(true));
+        assert_eq!(observed.observations[1].crossed, Some(false));
         assert!(!observed.source.destinations);
     }
 

@@ -36,6 +36,8 @@ pub enum Peer {
     },
     /// The source does not say (network-costs does not name destinations).
     Unknown,
+    /// Outside the cluster's pods (the internet, a reserved identity): not east-west.
+    Outside,
 }
 
 /// Traffic a source saw between two ends, per second, in the source's unit.
@@ -46,6 +48,9 @@ pub struct Observation {
     pub per_sec: f64,
     /// The source's own word on whether it crossed a zone; `None` lets the join decide.
     pub crossed: Option<bool>,
+    /// The source's word on which end called: `Some(true)` when these bytes are a reply
+    /// (`from` is the server), `Some(false)` a request; `None` lets the join decide.
+    pub reply: Option<bool>,
     pub drops_per_sec: f64,
 }
 
@@ -56,6 +61,7 @@ impl Observation {
             to,
             per_sec,
             crossed: None,
+            reply: None,
             drops_per_sec: 0.0,
         }
     }
@@ -123,7 +129,7 @@ fn resolve(peer: &Peer, cluster: &dyn Cluster) -> Option<Place> {
                 zones: Zones::Unknown,
             })
         }),
-        Peer::Unknown => None,
+        Peer::Unknown | Peer::Outside => None,
     }
 }
 
@@ -202,7 +208,7 @@ type EdgeKey = (String, String, String, String);
 /// Hubble), and which end asked is not said.
 fn undirected(observation: &Observation) -> bool {
     let end = |peer: &Peer| matches!(peer, Peer::Ip(_) | Peer::Pod { .. } | Peer::Workload { .. });
-    end(&observation.from) && end(&observation.to)
+    observation.reply.is_none() && end(&observation.from) && end(&observation.to)
 }
 
 /// What the ends of undirected observations sent each other, to tell requests from replies.
@@ -243,8 +249,13 @@ pub fn join(
             let back = sent.get(&(&observation.to, &observation.from)).copied();
             forth.unwrap_or(0.0) > back.unwrap_or(0.0)
         };
+        if observation.from == Peer::Outside || observation.to == Peer::Outside {
+            continue;
+        }
         let (client, server) = match (&from, &to) {
             (None, None) => continue,
+            (Some(f), Some(t)) if observation.reply == Some(true) => (Some(t), Some(f)),
+            (Some(f), Some(t)) if observation.reply == Some(false) => (Some(f), Some(t)),
             // Traffic leaving the cluster's pods (to a node, a load balancer, the internet) is
             // not east-west; an end the source left unnamed is another matter.
             (Some(_), None) if observation.to != Peer::Unknown => continue,

@@ -1,7 +1,9 @@
 //! The simulated cluster's VPC Flow Logs: the records the VPC would deliver to CloudWatch
 //! Logs for the last stretch of simulated traffic, in the flow log's format (the default
 //! version 2, or a custom one). Each flow between two pods is logged by both interfaces, and
-//! both directions (request and response) are separate flows, as in a real VPC. Tests put
+//! both directions (request and response) are separate flows, as in a real VPC; the receiving
+//! interface records its own primary address (the node's) as `dstaddr`, pod IPs being
+//! secondary addresses, and the pod's in `pkt-dstaddr`. Tests put
 //! these records into a log group (moto) and read them back through kockpit's flow-log source.
 
 use super::engine::SimCluster;
@@ -35,6 +37,7 @@ fn field(record: &Record<'_>, name: &str, start: i64, end: i64, zones: &[String]
         "account-id" => ACCOUNT.to_string(),
         "interface-id" => interface(record.logged_by),
         "srcaddr" | "pkt-srcaddr" => record.from.ip.clone(),
+        "dstaddr" if !record.egress => record.to.node_ip.clone(),
         "dstaddr" | "pkt-dstaddr" => record.to.ip.clone(),
         "srcport" => record.source_port.to_string(),
         "dstport" => record.destination_port.to_string(),

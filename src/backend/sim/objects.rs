@@ -255,7 +255,8 @@ fn node_labels(cluster: &SimCluster, node: &Node, zone: &str) -> Value {
     labels
 }
 
-fn node_ip(node: &Node) -> String {
+/// A node's primary address (its InternalIP), in its zone's range.
+pub(crate) fn node_ip(node: &Node) -> String {
     format!(
         "10.0.{}.{}",
         node.zone as u64 * 32 + mix(node.id, 3) % 32,

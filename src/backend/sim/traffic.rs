@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::engine::SimCluster;
 use super::names::pod_name;
-use super::objects::pod_ip;
+use super::objects::{node_ip, pod_ip};
 use crate::domain::scenario::WorkloadKind;
 
 /// Of a connection's bytes, the share the caller sends (requests); the Service's pod sends
@@ -25,6 +25,9 @@ pub struct PodEnd {
     pub zone: usize,
     /// The node it runs on (its network interface logs its flows).
     pub node: String,
+    /// That node's primary address: what flow logs show for traffic received on the node's
+    /// interface, pod IPs being its secondary addresses.
+    pub node_ip: String,
 }
 
 /// Traffic between a calling pod and one pod of the Service it calls, both directions.
@@ -88,6 +91,7 @@ fn ready_pods(cluster: &SimCluster) -> (Vec<PodEnd>, ByWorkload) {
                 ip: pod_ip(runtime, pod),
                 zone: node.zone,
                 node: node.name.clone(),
+                node_ip: node_ip(node),
             });
         }
     }

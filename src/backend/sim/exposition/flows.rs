@@ -30,7 +30,8 @@ pub(super) fn series(out: &mut Out, cluster: &SimCluster) {
     }
 }
 
-/// Network-costs: each pod's egress in the region, split by whether it stayed in its zone.
+/// Network-costs (0.17 and later, snake-case labels): each pod's egress in the region, split by
+/// whether it stayed in its zone.
 /// Callers send the requests, the Service's pods the responses.
 fn network_costs(out: &mut Out, traffic: &PodTraffic) {
     let mut egress: BTreeMap<(usize, bool), f64> = BTreeMap::new();
@@ -48,8 +49,8 @@ fn network_costs(out: &mut Out, traffic: &PodTraffic) {
                 ("namespace", &pod.namespace),
                 ("pod_name", &pod.pod),
                 ("internet", "false"),
-                ("sameRegion", "true"),
-                ("sameZone", if same { "true" } else { "false" }),
+                ("same_region", "true"),
+                ("same_zone", if same { "true" } else { "false" }),
                 ("service", ""),
             ]),
             Value::Rate(bytes),
@@ -57,114 +58,133 @@ fn network_costs(out: &mut Out, traffic: &PodTraffic) {
     }
 }
 
-/// (client namespace, client workload, service namespace, service, server workload)
-type WorkloadEdge = (String, String, String, String, String);
-
-fn by_workload(traffic: &PodTraffic) -> BTreeMap<WorkloadEdge, (f64, f64)> {
-    let mut edges: BTreeMap<WorkloadEdge, (f64, f64)> = BTreeMap::new();
+/// Istio: TCP bytes between workloads, reported by the caller's proxy and by the callee's,
+/// each series scraped from one proxy (its `namespace` and `pod` target labels).
+fn istio(out: &mut Out, traffic: &PodTraffic) {
+    // (reporting pod, reporter, caller workload, service, callee workload) → (sent, received)
+    let mut reports: BTreeMap<(usize, &str, String, (String, String), String), (f64, f64)> =
+        BTreeMap::new();
     for flow in &traffic.flows {
         let (client, server) = (&traffic.pods[flow.client], &traffic.pods[flow.server]);
-        let entry = edges
-            .entry((
-                client.namespace.clone(),
-                client.workload.clone(),
-                flow.service.0.clone(),
-                flow.service.1.clone(),
-                server.workload.clone(),
-            ))
-            .or_default();
-        entry.0 += flow.request_bytes();
-        entry.1 += flow.response_bytes();
+        for (reporting, reporter) in [(flow.client, "source"), (flow.server, "destination")] {
+            let entry = reports
+                .entry((
+                    reporting,
+                    reporter,
+                    client.workload.clone(),
+                    flow.service.clone(),
+                    server.workload.clone(),
+                ))
+                .or_default();
+            entry.0 += flow.request_bytes();
+            entry.1 += flow.response_bytes();
+        }
     }
-    edges
-}
-
-/// Istio: TCP bytes between workloads, reported by the caller's and the callee's proxies.
-fn istio(out: &mut Out, traffic: &PodTraffic) {
-    for ((ns, workload, service_ns, service, server), (sent, received)) in by_workload(traffic) {
+    for ((reporting, reporter, caller, (service_ns, service), callee), (sent, received)) in reports
+    {
+        let pod = &traffic.pods[reporting];
+        let caller_ns = if reporter == "source" {
+            pod.namespace.clone()
+        } else {
+            traffic
+                .pods
+                .iter()
+                .find(|p| p.workload == caller)
+                .map(|p| p.namespace.clone())
+                .unwrap_or_default()
+        };
         let host = format!("{service}.{service_ns}.svc.cluster.local");
-        for (reporter, policy) in [("source", "unknown"), ("destination", "mutual_tls")] {
-            let common = [
-                ("reporter", reporter),
-                ("source_workload", workload.as_str()),
-                ("source_workload_namespace", ns.as_str()),
-                ("source_app", workload.as_str()),
-                ("source_principal", "unknown"),
-                ("destination_workload", server.as_str()),
-                ("destination_workload_namespace", service_ns.as_str()),
-                ("destination_app", server.as_str()),
-                ("destination_service", host.as_str()),
-                ("destination_service_name", service.as_str()),
-                ("destination_service_namespace", service_ns.as_str()),
-                ("request_protocol", "tcp"),
-                ("response_flags", "-"),
-                ("connection_security_policy", policy),
-            ];
-            for (family, bytes) in [
-                ("istio_tcp_sent_bytes_total", sent),
-                ("istio_tcp_received_bytes_total", received),
-            ] {
-                out.push(family, Kind::Counter, labels(&common), Value::Rate(bytes));
-            }
+        let policy = if reporter == "source" {
+            "unknown"
+        } else {
+            "mutual_tls"
+        };
+        let common = [
+            ("namespace", pod.namespace.as_str()),
+            ("pod", pod.pod.as_str()),
+            ("reporter", reporter),
+            ("source_workload", caller.as_str()),
+            ("source_workload_namespace", caller_ns.as_str()),
+            ("source_app", caller.as_str()),
+            ("source_principal", "unknown"),
+            ("destination_workload", callee.as_str()),
+            ("destination_workload_namespace", service_ns.as_str()),
+            ("destination_app", callee.as_str()),
+            ("destination_service", host.as_str()),
+            ("destination_service_name", service.as_str()),
+            ("destination_service_namespace", service_ns.as_str()),
+            ("request_protocol", "tcp"),
+            ("response_flags", "-"),
+            ("connection_security_policy", policy),
+        ];
+        for (family, bytes) in [
+            ("istio_tcp_sent_bytes_total", sent),
+            ("istio_tcp_received_bytes_total", received),
+        ] {
+            out.push(family, Kind::Counter, labels(&common), Value::Rate(bytes));
         }
     }
 }
 
-/// Linkerd: bytes the calling pods' proxies wrote (requests) and read (responses).
+/// Linkerd (2.17 and later): bytes the calling pods' proxies wrote (requests) and read
+/// (responses) on their connections to each endpoint, with the endpoint's pod and zone.
 fn linkerd(out: &mut Out, traffic: &PodTraffic) {
-    let mut by_pod: BTreeMap<(usize, String, String, String), (f64, f64)> = BTreeMap::new();
     for flow in &traffic.flows {
-        let server = &traffic.pods[flow.server];
-        let entry = by_pod
-            .entry((
-                flow.client,
-                flow.service.0.clone(),
-                flow.service.1.clone(),
-                server.workload.clone(),
-            ))
-            .or_default();
-        entry.0 += flow.request_bytes();
-        entry.1 += flow.response_bytes();
-    }
-    for ((client, service_ns, service, server), (written, read)) in by_pod {
-        let pod = &traffic.pods[client];
+        let (client, server) = (&traffic.pods[flow.client], &traffic.pods[flow.server]);
+        let zone = traffic
+            .zones
+            .get(server.zone)
+            .map(String::as_str)
+            .unwrap_or_default();
         let common = [
+            ("namespace", client.namespace.as_str()),
+            ("pod", client.pod.as_str()),
+            ("deployment", client.workload.as_str()),
             ("direction", "outbound"),
             ("peer", "dst"),
             ("tls", "true"),
-            ("namespace", pod.namespace.as_str()),
-            ("pod", pod.pod.as_str()),
-            ("deployment", pod.workload.as_str()),
-            ("dst_namespace", service_ns.as_str()),
-            ("dst_deployment", server.as_str()),
-            ("dst_service", service.as_str()),
+            ("target_ip", server.ip.as_str()),
+            ("dst_namespace", flow.service.0.as_str()),
+            ("dst_service", flow.service.1.as_str()),
+            ("dst_deployment", server.workload.as_str()),
+            ("dst_pod", server.pod.as_str()),
+            ("dst_zone", zone),
+            (
+                "dst_zone_locality",
+                if traffic.crossed(flow) {
+                    "remote"
+                } else {
+                    "local"
+                },
+            ),
         ];
         out.push(
             "tcp_write_bytes_total",
             Kind::Counter,
             labels(&common),
-            Value::Rate(written),
+            Value::Rate(flow.request_bytes()),
         );
         out.push(
             "tcp_read_bytes_total",
             Kind::Counter,
             labels(&common),
-            Value::Rate(read),
+            Value::Rate(flow.response_bytes()),
         );
     }
 }
 
-/// Hubble: flow events both ways (requests, and replies from the Service's pods), with pod
-/// context (`source="namespace/pod"`) or workload labels only.
+/// Hubble: flow events both ways (requests, and replies from the Service's pods) where they
+/// are delivered (`to-endpoint`), with pod context (`source="namespace/pod"`) or workload
+/// labels only, and the connection's direction at the receiving endpoint.
 fn hubble(out: &mut Out, traffic: &PodTraffic, pods: bool) {
     let mut events: BTreeMap<Vec<(String, String)>, (f64, f64)> = BTreeMap::new();
     for flow in &traffic.flows {
         let (client, server) = (&traffic.pods[flow.client], &traffic.pods[flow.server]);
-        for (from, to, bytes) in [
-            (client, server, flow.request_bytes()),
-            (server, client, flow.response_bytes()),
+        for (from, to, bytes, direction) in [
+            (client, server, flow.request_bytes(), "ingress"),
+            (server, client, flow.response_bytes(), "egress"),
         ] {
-            let key = if pods {
+            let mut key = if pods {
                 vec![
                     (
                         "source".to_string(),
@@ -183,6 +203,7 @@ fn hubble(out: &mut Out, traffic: &PodTraffic, pods: bool) {
                     ("destination_workload".to_string(), to.workload.clone()),
                 ]
             };
+            key.push(("traffic_direction".to_string(), direction.to_string()));
             let entry = events.entry(key).or_default();
             entry.0 += bytes / BYTES_PER_FLOW_EVENT;
             if std::ptr::eq(from, client) {
