@@ -61,9 +61,9 @@ fn network_costs(out: &mut Out, traffic: &PodTraffic) {
 /// Istio: TCP bytes between workloads, reported by the caller's proxy and by the callee's,
 /// each series scraped from one proxy (its `namespace` and `pod` target labels).
 fn istio(out: &mut Out, traffic: &PodTraffic) {
-    // (reporting pod, reporter, caller workload, service, callee workload) → (sent, received)
-    let mut reports: BTreeMap<(usize, &str, String, (String, String), String), (f64, f64)> =
-        BTreeMap::new();
+    /// (reporting pod, reporter, caller workload, service, callee workload)
+    type Report<'a> = (usize, &'a str, String, (String, String), String);
+    let mut reports: BTreeMap<Report<'_>, (f64, f64)> = BTreeMap::new();
     for flow in &traffic.flows {
         let (client, server) = (&traffic.pods[flow.client], &traffic.pods[flow.server]);
         for (reporting, reporter) in [(flow.client, "source"), (flow.server, "destination")] {
