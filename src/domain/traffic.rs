@@ -244,10 +244,18 @@ pub fn join(
         let from = resolve(&observation.from, cluster);
         let to = resolve(&observation.to, cluster);
         // Both ends back a Service, or neither does: the end that sends more is answering.
+        // On a tie the source cannot tell; both directions still go to one edge, the same
+        // way round whichever is read first.
         let answering = || {
-            let forth = sent.get(&(&observation.from, &observation.to)).copied();
-            let back = sent.get(&(&observation.to, &observation.from)).copied();
-            forth.unwrap_or(0.0) > back.unwrap_or(0.0)
+            let forth = sent
+                .get(&(&observation.from, &observation.to))
+                .copied()
+                .unwrap_or(0.0);
+            let back = sent
+                .get(&(&observation.to, &observation.from))
+                .copied()
+                .unwrap_or(0.0);
+            forth > back || (forth == back && observation.from < observation.to)
         };
         if observation.from == Peer::Outside || observation.to == Peer::Outside {
             continue;
