@@ -21,7 +21,7 @@ use kockpit::domain::assemble::{self, ClusterObjects};
 use kockpit::domain::cockpit::AnalysisConfig;
 use kockpit::domain::flow_logs::{self, LogFormat};
 use kockpit::domain::flows;
-use kockpit::domain::model::{FlowSnapshot, FlowUnit, Update, ZoneBasis};
+use kockpit::domain::model::{FlowSnapshot, FlowUnit, ZoneBasis};
 use kockpit::domain::prices::PriceTable;
 use kockpit::domain::scenario::Scenario;
 use kockpit::domain::traffic::Observed;
