@@ -41,6 +41,8 @@ pub struct Settings {
     pub prices: PriceSettings,
     /// `allow_writes = true`: fixes may be applied, as with `--allow-writes`.
     pub allow_writes: bool,
+    /// `exec_timeout = "20s"`: how long the kubeconfig's exec credential plugin may take.
+    pub exec_timeout: Option<Duration>,
     /// One line per problem found, for the user to read in the cockpit.
     pub notices: Vec<String>,
 }
@@ -80,6 +82,7 @@ struct ConfigFile {
     keymap: Option<String>,
     #[serde(default)]
     allow_writes: bool,
+    exec_timeout: Option<Spanned<String>>,
     #[serde(default)]
     thresholds: Thresholds,
     #[serde(default)]
@@ -87,6 +90,28 @@ struct ConfigFile {
     /// `prices`, checked (see `load_config_file`).
     #[serde(skip)]
     price_settings: PriceSettings,
+    /// `exec_timeout`, checked.
+    #[serde(skip)]
+    checked_exec_timeout: Option<Duration>,
+}
+
+/// The bounds of `exec_timeout` (and `--exec-timeout`): a plugin gets at least a second, and
+/// a cockpit never waits more than a few minutes for its credentials.
+pub const EXEC_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(600));
+
+/// `exec_timeout` as a duration within `EXEC_TIMEOUT_RANGE`.
+pub fn check_exec_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = crate::domain::time::parse_duration(text).map_err(|e| e.to_string())?;
+    let (least, most) = EXEC_TIMEOUT_RANGE;
+    if timeout < least || timeout > most {
+        return Err(format!(
+            "`{text}` is outside {}s to {}s",
+            least.as_secs(),
+            most.as_secs()
+        ));
+    }
+    Ok(timeout)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -234,6 +259,7 @@ pub fn load(request: &Request) -> Settings {
         },
         prices: config.price_settings,
         allow_writes: config.allow_writes,
+        exec_timeout: config.checked_exec_timeout,
         notices,
     }
 }
@@ -262,6 +288,20 @@ fn load_config_file(path: &Path, named_by_user: bool, notices: &mut Vec<String>)
                     PriceSettings::default()
                 }
             };
+            if let Some(value) = &config.exec_timeout {
+                match check_exec_timeout(value.get_ref()) {
+                    Ok(timeout) => config.checked_exec_timeout = Some(timeout),
+                    Err(problem) => {
+                        let error = FileError::at_offset(
+                            &origin,
+                            &text,
+                            value.span().start,
+                            format!("exec_timeout: {problem}"),
+                        );
+                        notices.push(format!("{error}; using the default"));
+                    }
+                }
+            }
             config
         }
         Err(error) => {
@@ -381,6 +421,24 @@ mod tests {
         let config = load_config_file(&path, true, &mut notices);
         assert!(config.theme.is_none());
         assert!(notices[0].contains("line 3"), "{}", notices[0]);
+    }
+
+    #[test]
+    fn the_exec_plugin_timeout_is_read_and_bounded() {
+        let dir = temp_dir("exec-timeout");
+        let path = dir.join("config.toml");
+        std::fs::write(&path, "exec_timeout = \"5s\"\n").expect("write");
+        let mut notices = Vec::new();
+        let config = load_config_file(&path, true, &mut notices);
+        assert!(notices.is_empty(), "{notices:?}");
+        assert_eq!(config.checked_exec_timeout, Some(Duration::from_secs(5)));
+
+        std::fs::write(&path, "theme = \"light\"\nexec_timeout = \"2h\"\n").expect("write");
+        let mut notices = Vec::new();
+        let config = load_config_file(&path, true, &mut notices);
+        assert_eq!(config.checked_exec_timeout, None);
+        assert!(notices[0].contains("config.toml: line 2"), "{}", notices[0]);
+        assert!(notices[0].contains("outside 1s to 600s"), "{}", notices[0]);
     }
 
     #[test]

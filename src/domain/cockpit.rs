@@ -241,6 +241,33 @@ impl Cockpit {
     }
 
     /// Whether the pane has received its data at least once.
+    /// Why nothing here came from the cluster, when that is so: no source ever answered
+    /// and the source reported no pane as healthy (a credential plugin that failed, an
+    /// unreachable server, no permission for anything). The simulator answers from the
+    /// start, and a replay without source states is never in this state.
+    pub fn nothing_read(&self) -> Option<String> {
+        if self.health.values().any(|h| h.last_success.is_some()) {
+            return None;
+        }
+        let mut unavailable = None;
+        let mut other = None;
+        for pane in Pane::ALL {
+            match self.sources.get(&pane).map(|s| &s.state) {
+                None | Some(SourceState::Ok) => return None,
+                Some(SourceState::Unavailable { cause }) => {
+                    unavailable.get_or_insert_with(|| cause.clone());
+                }
+                Some(SourceState::Degraded { cause }) => {
+                    other.get_or_insert_with(|| cause.clone());
+                }
+                Some(SourceState::NotInstalled { what }) => {
+                    other.get_or_insert_with(|| format!("{what} is not installed"));
+                }
+            }
+        }
+        unavailable.or(other)
+    }
+
     pub fn has_data(&self, pane: Pane) -> bool {
         match pane {
             Pane::Dns => self.dns.is_some(),

@@ -6,6 +6,7 @@ pub mod client;
 /// Load balancer, Container Insights and billing figures from CloudWatch (`--cloudwatch`).
 pub mod cloudwatch;
 pub mod crds;
+pub mod credential_plugin;
 pub mod discovery;
 pub mod health;
 /// A dump's manifests to the projections their watchers would make.

@@ -49,6 +49,11 @@ pub const KARPENTER: &str = "Karpenter (karpenter.sh/v1 NodePool)";
 
 /// How long to wait for the server's clock before assuming it agrees with ours.
 const CLOCK_CHECK: Duration = Duration::from_secs(5);
+/// How often the API server is asked whether it still answers, once the lists are in.
+const PROBE_EVERY: Duration = Duration::from_secs(2);
+/// How long a probe may take: a hung server shows as stale within about
+/// `PROBE_EVERY + PROBE_TIMEOUT`.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn now() -> Timestamp {
     chrono::Utc::now()
@@ -144,6 +149,31 @@ impl Live {
             }
         }
         updates
+    }
+
+    /// Before the server's clock is known (the first request may wait for a credential
+    /// plugin): only the pane states that say something is wrong, and no clock, which would
+    /// otherwise run ahead of the server's and hold back every later instant.
+    fn early_states(&mut self, at: Timestamp) -> Vec<Update> {
+        let mut batch = Vec::new();
+        for pane in Pane::ALL {
+            let health = self.health.pane(pane);
+            if health.state == SourceState::Ok {
+                continue;
+            }
+            let current = (health.state.clone(), health.stale_since);
+            if self.sent_states.get(&pane) == Some(&current) {
+                continue;
+            }
+            self.sent_states.insert(pane, current);
+            batch.push(Update::Source(SourceStatus {
+                pane,
+                source: SOURCE.to_string(),
+                state: health.state,
+                at,
+            }));
+        }
+        batch
     }
 
     /// Something waits to go out: changed objects, or a change that touches every pane.
@@ -634,6 +664,63 @@ async fn report_unreachable(options: &LiveOptions, updates: &UpdateSender, cause
     send_all(updates, batch).await
 }
 
+/// What runs once the server's clock is known: the watchers, discovery and, after the
+/// initial sync, the liveness probe.
+#[derive(Default)]
+struct Tasks {
+    watchers: Vec<JoinHandle<()>>,
+    discovery: Option<JoinHandle<()>>,
+    probe: Option<JoinHandle<()>>,
+}
+
+impl Tasks {
+    fn stop(&self) {
+        self.watchers.iter().for_each(JoinHandle::abort);
+        self.discovery.iter().for_each(JoinHandle::abort);
+        self.probe.iter().for_each(JoinHandle::abort);
+    }
+}
+
+/// What the probe found.
+enum ProbeReport {
+    Answered { latency_ms: f64 },
+    Failed { cause: String },
+}
+
+/// Asks the API server a cheap question every `PROBE_EVERY`: a watch is silent when
+/// nothing changes, so without this a server that hangs (SIGSTOP, a wedged etcd) would go
+/// unnoticed while every pane looked current.
+fn spawn_probe(
+    client: Client,
+    plugin: Option<std::sync::Arc<super::credential_plugin::ExecPlugin>>,
+    reports: mpsc::Sender<ProbeReport>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(PROBE_EVERY).await;
+            let started = tokio::time::Instant::now();
+            let report = match tokio::time::timeout(PROBE_TIMEOUT, client::probe(&client)).await {
+                Ok(Ok(())) => ProbeReport::Answered {
+                    latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+                },
+                Ok(Err(cause)) => ProbeReport::Failed { cause },
+                Err(_) => ProbeReport::Failed {
+                    // A request that waited for the plugin is the plugin's fault.
+                    cause: plugin
+                        .as_ref()
+                        .and_then(|p| p.status().waiting_note(p.timeout()))
+                        .unwrap_or_else(|| {
+                            format!("no answer within {}s", PROBE_TIMEOUT.as_secs())
+                        }),
+                },
+            };
+            if reports.send(report).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
 pub async fn run(
     options: LiveOptions,
     updates: UpdateSender,
@@ -650,12 +737,8 @@ pub async fn run(
         }
     };
     let client = connection.client;
+    let plugin = connection.plugin;
     let namespace = options.namespace.as_deref();
-    let clock_offset = tokio::time::timeout(CLOCK_CHECK, client::server_clock_offset(&client))
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default();
     let mut live = Live {
         objects: ClusterObjects::default(),
         health: Health::default(),
@@ -664,7 +747,7 @@ pub async fn run(
         dirty: false,
         sent_states: BTreeMap::new(),
         sync_sent: false,
-        clock_offset,
+        clock_offset: chrono::Duration::zero(),
         metrics: options
             .prometheus
             .as_ref()
@@ -691,10 +774,25 @@ pub async fn run(
     {
         return;
     }
+    // The server's clock first (a credential plugin may make that wait): the watchers start
+    // when it is known, while the loop below already answers commands and shows the wait.
+    let (clock_sender, mut clock) = tokio::sync::oneshot::channel();
+    let clock_task = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let offset = tokio::time::timeout(CLOCK_CHECK, client::server_clock_offset(&client))
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let _ = clock_sender.send(offset);
+        }
+    });
+    let mut clock_known = false;
     let (sender, mut reports) = mpsc::channel(WATCH_QUEUE);
-    let mut watchers = start_core(&client, namespace, &sender, &mut live.health);
     let (discovery_sender, mut discoveries) = mpsc::channel(4);
-    let discovery_task = spawn_discovery(client.clone(), discovery_sender);
+    let (probe_sender, mut probes) = mpsc::channel(4);
+    let mut tasks = Tasks::default();
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut commands_open = true;
@@ -702,13 +800,21 @@ pub async fn run(
     // When the changes applied so far go out (after the initial sync; before it, each tick).
     let mut flush_at: Option<tokio::time::Instant> = None;
     let mut last_flush = tokio::time::Instant::now();
-    let stop = |watchers: &[JoinHandle<()>]| {
-        discovery_task.abort();
-        watchers.iter().for_each(JoinHandle::abort);
+    let stop = |tasks: &Tasks| {
+        clock_task.abort();
+        tasks.stop();
     };
     loop {
         let mut batch = Vec::new();
         tokio::select! {
+            offset = &mut clock, if !clock_known => {
+                clock_known = true;
+                live.clock_offset = offset.unwrap_or_default();
+                // Sent again on the server's clock.
+                live.sent_states.clear();
+                tasks.watchers = start_core(&client, namespace, &sender, &mut live.health);
+                tasks.discovery = Some(spawn_discovery(client.clone(), discovery_sender.clone()));
+            }
             Some(message) = reports.recv() => {
                 let at = live.now();
                 live.apply(message, at);
@@ -716,7 +822,7 @@ pub async fn run(
             report = discoveries.recv(), if discovery_open => match report {
                 Some(DiscoveryReport::Found(installed)) => {
                     tracing::info!(kinds = installed.kinds.len(), "optional APIs discovered");
-                    watchers.extend(start_crds(&client, namespace, &installed, &sender, &mut live.health));
+                    tasks.watchers.extend(start_crds(&client, namespace, &installed, &sender, &mut live.health));
                     live.health.discovery_settled();
                     live.dirty = true;
                 }
@@ -724,8 +830,23 @@ pub async fn run(
                 Some(DiscoveryReport::Failed) => live.health.discovery_settled(),
                 None => discovery_open = false,
             },
+            Some(report) = probes.recv() => {
+                let at = live.now();
+                let changed = match report {
+                    ProbeReport::Answered { latency_ms } => live.health.probe_answered(at, latency_ms),
+                    ProbeReport::Failed { cause } => {
+                        tracing::warn!(%cause, "API server probe failed");
+                        live.health.probe_failed(cause, at)
+                    }
+                };
+                // Every pane's age follows the server's: sent again only when that changes.
+                live.dirty |= changed;
+            }
             _ = ticker.tick() => {
-                batch = live.flush(live.now());
+                let at = live.now();
+                let waiting = plugin.as_ref().and_then(|p| p.status().waiting_note(p.timeout()));
+                live.health.credentials_waiting(waiting, at);
+                batch = if clock_known { live.flush(at) } else { live.early_states(at) };
                 batch.extend(live.health_updates());
                 flush_at = None;
                 last_flush = tokio::time::Instant::now();
@@ -737,14 +858,14 @@ pub async fn run(
             }
             command = commands.recv(), if commands_open => match command {
                 Some(Command::Shutdown) => {
-                    stop(&watchers);
+                    stop(&tasks);
                     return;
                 }
                 Some(_) => {}
                 None => commands_open = false,
             },
             () = updates.closed() => {
-                stop(&watchers);
+                stop(&tasks);
                 return;
             }
         }
@@ -757,13 +878,18 @@ pub async fn run(
             batch.extend(live.flush(live.now()));
             batch.push(Update::InitialSyncDone);
             last_flush = tokio::time::Instant::now();
+            tasks.probe = Some(spawn_probe(
+                client.clone(),
+                plugin.clone(),
+                probe_sender.clone(),
+            ));
         }
         if live.sync_sent && flush_at.is_none() && live.pending() {
             let soon = tokio::time::Instant::now() + COALESCE;
             flush_at = Some(soon.max(last_flush + MIN_FLUSH_INTERVAL));
         }
         if !batch.is_empty() && !send_all(&updates, batch).await {
-            stop(&watchers);
+            stop(&tasks);
             return;
         }
     }

@@ -75,6 +75,9 @@ pub enum WatchFailure {
     /// The watch's resourceVersion expired (HTTP 410); the watcher relists.
     #[error("resource version expired (410 Gone); relisting")]
     Gone,
+    /// The kubeconfig's credential plugin gave no token; its own message.
+    #[error("{0}")]
+    Credentials(String),
     /// Anything else: connection refused, timeouts, 5xx, malformed responses.
     #[error("{0}")]
     Other(String),
@@ -90,6 +93,9 @@ fn from_status(code: u16, message: &str) -> WatchFailure {
 }
 
 fn from_client_error(error: &kube::Error) -> WatchFailure {
+    if let Some(plugin) = super::credential_plugin::plugin_error(error) {
+        return WatchFailure::Credentials(plugin.to_string());
+    }
     match error {
         kube::Error::Api(status) => from_status(status.code, &status.message),
         other => WatchFailure::Other(other.to_string()),
