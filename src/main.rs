@@ -13,6 +13,7 @@ use kockpit::app::{logging, runner, snapshot};
 use kockpit::backend::Backend;
 use kockpit::backend::replay::ReplayBackend;
 use kockpit::backend::sim::{SimBackend, scenarios};
+use kockpit::domain::limits;
 use kockpit::domain::report::Report;
 use kockpit::domain::time::parse_duration;
 
@@ -263,6 +264,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cli.source.speed
         );
     }
+    anyhow::ensure!(
+        cli.source.speed <= limits::SPEED.max as f64,
+        limits::SPEED.exceeded("--speed", cli.source.speed)
+    );
     if matches!(
         cli.command,
         None | Some(Command::Snapshot { .. } | Command::Replay { .. } | Command::Fix { .. })
@@ -283,7 +288,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("kockpit: {notice}");
             }
             let start_offset = match at.as_deref() {
-                Some(text) => parse_duration(text).context("--at")?,
+                Some(text) => {
+                    let at = parse_duration(text).context("--at")?;
+                    anyhow::ensure!(
+                        limits::SNAPSHOT_AT_SECONDS.allows(at.as_secs()),
+                        limits::SNAPSHOT_AT_SECONDS.exceeded("--at", text)
+                    );
+                    at
+                }
                 None => Duration::ZERO,
             };
             // A snapshot reads one instant: the simulator's clock must not move meanwhile.

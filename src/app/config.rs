@@ -15,6 +15,7 @@ use super::keymap::{BUILTIN_KEYMAPS, Keymap};
 use crate::backend::pricing::DEFAULT_CACHE_MAX_AGE;
 use crate::domain::FileError;
 use crate::domain::cockpit::AnalysisConfig;
+use crate::domain::limits;
 use crate::domain::prices::{Discounts, FamilyDiscount, PriceTable, check_discount};
 use crate::domain::thresholds::Thresholds;
 use crate::ui::theme::{BUILTIN_THEMES, Theme};
@@ -267,7 +268,7 @@ pub fn load(request: &Request) -> Settings {
 /// Reads the configuration file. A missing default file is normal; a missing file the
 /// user named, or a malformed one, is reported.
 fn load_config_file(path: &Path, named_by_user: bool, notices: &mut Vec<String>) -> ConfigFile {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::backend::files::read_to_string(path, limits::USER_FILE_BYTES) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound && !named_by_user => {
             return ConfigFile::default();
@@ -278,6 +279,16 @@ fn load_config_file(path: &Path, named_by_user: bool, notices: &mut Vec<String>)
         }
     };
     let origin = path.display().to_string();
+    if let Ok(table) = toml::from_str::<toml::Table>(&text)
+        && let Some((at, key)) = crate::domain::file_error::non_finite(&table, &mut Vec::new())
+    {
+        let (line, column) =
+            crate::domain::file_error::locate_field(&text, &at, &key).unwrap_or((1, 1));
+        notices.push(format!(
+            "{origin}: line {line}, column {column}: `{key}` must be a finite number; using defaults"
+        ));
+        return ConfigFile::default();
+    }
     match toml::from_str::<ConfigFile>(&text) {
         Ok(mut config) => {
             // A bad price setting drops the discounts only, not the whole file.
@@ -370,7 +381,7 @@ fn merge_user_file<T, E: std::fmt::Display>(
     notices: &mut Vec<String>,
     merge: impl Fn(&T, &str, &str) -> Result<T, E>,
 ) -> T {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::backend::files::read_to_string(path, limits::USER_FILE_BYTES) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return base,
         Err(error) => {
@@ -439,6 +450,25 @@ mod tests {
         assert_eq!(config.checked_exec_timeout, None);
         assert!(notices[0].contains("config.toml: line 2"), "{}", notices[0]);
         assert!(notices[0].contains("outside 1s to 600s"), "{}", notices[0]);
+    }
+
+    #[test]
+    fn a_threshold_that_is_not_a_finite_number_is_refused() {
+        let dir = temp_dir("config-inf");
+        let path = dir.join("config.toml");
+        std::fs::write(
+            &path,
+            "theme = \"light\"\n[thresholds.dns_p99_ms]\nwarning = inf\ncritical = 100.0\n",
+        )
+        .expect("write");
+        let mut notices = Vec::new();
+        let config = load_config_file(&path, true, &mut notices);
+        assert!(config.theme.is_none());
+        assert!(
+            notices[0].contains("config.toml: line 3, column 1: `warning` must be a finite number"),
+            "{}",
+            notices[0]
+        );
     }
 
     #[test]

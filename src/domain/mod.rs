@@ -12,6 +12,7 @@ pub mod fix;
 pub mod flows;
 pub mod format;
 pub mod gateways;
+pub mod limits;
 pub mod model;
 pub mod nodes;
 pub mod prices;

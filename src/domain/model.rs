@@ -135,6 +135,19 @@ pub enum Update {
     /// How one source (Kubernetes API, Prometheus, CloudWatch…) is doing; each replaces the
     /// last of the same source.
     Health(SourceHealth),
+    /// An object too large to read (over `limits::OBJECT_BYTES`) was left out; the pane it
+    /// feeds shows a finding until it is read again or deleted.
+    Oversized(OversizedObject),
+}
+
+/// An object the source left out because of its size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OversizedObject {
+    pub pane: Pane,
+    pub object: ObjectRef,
+    /// About how large it is; 0 once it is gone or small enough again (the finding ends).
+    pub bytes: u64,
+    pub limit: u64,
 }
 
 /// How one source is doing, for the source-health view: where it is, when it last

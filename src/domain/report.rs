@@ -806,6 +806,39 @@ mod tests {
     }
 
     #[test]
+    fn an_object_left_out_for_its_size_is_a_finding_until_it_is_back() {
+        use crate::domain::model::{ObjectRef, OversizedObject};
+        let mut cockpit = full_cockpit();
+        let before = cockpit.findings().len();
+        let left_out = |bytes| {
+            Update::Oversized(OversizedObject {
+                pane: Pane::Dns,
+                object: ObjectRef::namespaced("ConfigMap", "kube-system", "coredns"),
+                bytes,
+                limit: 3 << 20,
+            })
+        };
+        cockpit.apply(left_out(4_200_000));
+        let finding = cockpit
+            .findings()
+            .iter()
+            .find(|f| f.id == "data/oversized/ConfigMap/kube-system/coredns")
+            .cloned()
+            .expect("a finding");
+        assert_eq!(finding.pane, Pane::Dns);
+        assert_eq!(
+            finding.summary,
+            "ConfigMap kube-system/coredns is 4.2 MB, over the 3 MiB kockpit reads of one object: left out of this pane"
+        );
+        // Re-analysing the pane keeps it; the object back within the limit ends it.
+        let dns = cockpit.dns.clone().expect("dns");
+        cockpit.apply(Update::Dns(dns));
+        assert_eq!(cockpit.findings().len(), before + 1);
+        cockpit.apply(left_out(0));
+        assert_eq!(cockpit.findings().len(), before);
+    }
+
+    #[test]
     fn json_has_every_pane_and_the_findings() {
         let report = Report::from_cockpit(&full_cockpit());
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("valid JSON");

@@ -30,7 +30,7 @@ const REFRESH_BEFORE_EXPIRY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 /// A plugin running longer than this is mentioned in the panes.
 const NOTICEABLE_WAIT: Duration = Duration::from_secs(1);
 /// What is read of the plugin's output; an ExecCredential is a few kilobytes.
-const MAX_OUTPUT_BYTES: u64 = 1 << 20;
+const MAX_OUTPUT_BYTES: u64 = crate::domain::limits::PLUGIN_OUTPUT_BYTES.max;
 /// How much of the plugin's command line names it in messages.
 const NAME_CHARS: usize = 60;
 /// How much of the plugin's own message is kept.

@@ -18,6 +18,8 @@ pub mod prometheus;
 pub mod slim;
 mod task;
 pub mod watch;
+/// About how large an object is, to leave out those over the limit.
+pub mod weigh;
 pub mod writer;
 
 #[cfg(test)]

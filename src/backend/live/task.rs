@@ -25,8 +25,10 @@ use super::project;
 use super::watch::{self, WatchMessage};
 use crate::backend::{Command, UpdateSender};
 use crate::domain::assemble::{self, Changed, ClusterObjects, ObjectKind, Projection};
+use crate::domain::limits;
 use crate::domain::model::{
-    ClusterInfo, Pane, RouteKind, SourceHealth, SourceState, SourceStatus, Update,
+    ClusterInfo, ObjectRef, OversizedObject, Pane, RouteKind, SourceHealth, SourceState,
+    SourceStatus, Update,
 };
 use crate::domain::time::Timestamp;
 
@@ -84,6 +86,20 @@ struct Live {
     endpoint: String,
     /// What each source's health was when last sent.
     sent_health: BTreeMap<String, SourceHealth>,
+    /// Objects left out for their size (or back within it) since the last flush.
+    oversized: Vec<OversizedObject>,
+}
+
+/// The pane an object kind matters most to: the first that cannot do without it, else the
+/// first it fills in details for.
+fn pane_of(kind: ObjectKind) -> Pane {
+    let needs = |primary: bool| {
+        Pane::ALL.into_iter().find(|pane| {
+            let (needed, details) = super::health::pane_kinds(*pane);
+            if primary { needed } else { details }.contains(&kind)
+        })
+    };
+    needs(true).or_else(|| needs(false)).unwrap_or(Pane::Nodes)
 }
 
 impl Live {
@@ -129,6 +145,22 @@ impl Live {
             WatchMessage::Recovered { kind } => {
                 self.health.recovered(kind);
                 self.dirty = true;
+            }
+            WatchMessage::Oversized { kind, key, bytes } => {
+                if bytes > 0 {
+                    self.objects.remove(kind, &key, at);
+                }
+                let namespace = (!key.namespace.is_empty()).then(|| key.namespace.clone());
+                self.oversized.push(OversizedObject {
+                    pane: pane_of(kind),
+                    object: ObjectRef {
+                        kind: kind.kind_name().to_string(),
+                        namespace,
+                        name: key.name,
+                    },
+                    bytes,
+                    limit: limits::OBJECT_BYTES.max,
+                });
             }
         }
     }
@@ -258,6 +290,7 @@ impl Live {
                 at: health.stale_since.unwrap_or(at),
             }));
         }
+        batch.extend(self.oversized.drain(..).map(Update::Oversized));
         batch.push(Update::Clock { at });
         // CloudWatch: load balancer, usage and billing figures into the snapshots.
         if let Some(cloudwatch) = self.cloudwatch.as_mut() {
@@ -766,6 +799,7 @@ pub async fn run(
         }),
         endpoint: connection.endpoint.clone(),
         sent_health: BTreeMap::new(),
+        oversized: Vec::new(),
     };
     if updates
         .send(Update::Cluster(connection.cluster))

@@ -59,6 +59,8 @@ pub struct Collected {
     pub results: Results,
     /// Queries whose latest attempt failed: why, and when.
     pub failing: BTreeMap<QueryId, (String, Timestamp)>,
+    /// Queries whose latest answer was cut to the limits: what was cut.
+    pub truncated: BTreeMap<QueryId, String>,
     pub last_ok: BTreeMap<QueryId, Timestamp>,
     pub health: SourceHealth,
     /// Bumped whenever anything above changed.
@@ -75,6 +77,7 @@ impl Collected {
             names: None,
             results: Results::new(),
             failing: BTreeMap::new(),
+            truncated: BTreeMap::new(),
             last_ok: BTreeMap::new(),
             health: SourceHealth {
                 source: "prometheus".to_string(),
@@ -92,7 +95,23 @@ impl Collected {
         }
     }
 
-    fn succeeded(&mut self, id: QueryId, samples: Vec<Sample>, at: Timestamp, latency: Duration) {
+    fn succeeded(
+        &mut self,
+        id: QueryId,
+        samples: Vec<Sample>,
+        truncated: Option<String>,
+        at: Timestamp,
+        latency: Duration,
+    ) {
+        match truncated {
+            Some(note) => {
+                tracing::warn!(query = ?id, %note, "Prometheus answer truncated");
+                self.truncated.insert(id, note);
+            }
+            None => {
+                self.truncated.remove(&id);
+            }
+        }
         self.results.insert(id, samples);
         self.failing.remove(&id);
         self.last_ok.insert(id, at);
@@ -122,11 +141,11 @@ fn now() -> Timestamp {
     chrono::Utc::now()
 }
 
-/// What came of one request: the queries it carried, their samples or the error, and how
-/// long it took.
+/// What came of one request: the queries it carried, their samples (and what was cut of
+/// them) or the error, and how long it took.
 type Answer = (
     Vec<QueryId>,
-    Result<Vec<(QueryId, Vec<Sample>)>, QueryError>,
+    Result<(Vec<(QueryId, Vec<Sample>)>, Option<String>), QueryError>,
     Duration,
 );
 
@@ -214,7 +233,7 @@ async fn round<Q: Querier>(querier: &Q, schedule: &Schedule, shared: &Shared, pa
                     let answer = querier
                         .instant(&query.promql)
                         .await
-                        .map(|samples| vec![(query.id, samples)]);
+                        .map(|b| (vec![(query.id, b.value)], b.truncated));
                     (vec![query.id], answer, started.elapsed())
                 }
                 Job::Combined(queries) => {
@@ -222,7 +241,7 @@ async fn round<Q: Querier>(querier: &Q, schedule: &Schedule, shared: &Shared, pa
                     let answer = querier
                         .instant(&promql::combine(&parts))
                         .await
-                        .map(|samples| promql::split(&parts, samples));
+                        .map(|b| (promql::split(&parts, b.value), b.truncated));
                     (
                         queries.iter().map(|q| q.id).collect(),
                         answer,
@@ -240,9 +259,9 @@ async fn round<Q: Querier>(querier: &Q, schedule: &Schedule, shared: &Shared, pa
         let mut collected = lock(shared);
         for (ids, answer, latency) in answers {
             match answer {
-                Ok(parts) => {
+                Ok((parts, truncated)) => {
                     for (id, samples) in parts {
-                        collected.succeeded(id, samples, at, latency);
+                        collected.succeeded(id, samples, truncated.clone(), at, latency);
                     }
                 }
                 Err(error) => {
@@ -305,7 +324,10 @@ async fn fetch_history<Q: Querier>(
         match answer {
             Ok(series) => {
                 any = true;
-                for (labels, samples) in series {
+                if let Some(note) = &series.truncated {
+                    tracing::warn!(query = ?id, %note, "Prometheus history truncated");
+                }
+                for (labels, samples) in series.value {
                     for (t, value) in samples {
                         points
                             .entry((t * 1000.0) as i64)
