@@ -13,8 +13,16 @@ use kockpit::app::{logging, runner, snapshot};
 use kockpit::backend::Backend;
 use kockpit::backend::replay::ReplayBackend;
 use kockpit::backend::sim::{SimBackend, scenarios};
+use kockpit::domain::limits;
 use kockpit::domain::report::Report;
 use kockpit::domain::time::parse_duration;
+
+/// How long `kockpit snapshot` waits for the source's full state.
+const SNAPSHOT_DEADLINE: Duration = Duration::from_secs(60);
+/// `kockpit snapshot` exit codes (README): the deadline passed before the source's full
+/// state arrived; or it arrived, and nothing could be read from the cluster.
+const EXIT_PARTIAL: u8 = 2;
+const EXIT_NOTHING_READ: u8 = 3;
 
 /// A terminal cockpit for the on-call engineer of an Amazon EKS cluster.
 #[derive(Debug, Parser)]
@@ -224,6 +232,11 @@ struct SourceArgs {
         requires = "flow_logs"
     )]
     flow_logs_lag: String,
+    /// Live mode: how long the kubeconfig's exec credential plugin (e.g. `aws eks get-token`)
+    /// may take before it is stopped and the panes say so (default 20s; `exec_timeout` in
+    /// config.toml).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_exec_timeout)]
+    exec_timeout: Option<Duration>,
     /// The AWS region for CloudWatch and Amazon Managed Prometheus (default: AWS_REGION or
     /// the profile's region).
     #[arg(long, global = true, value_name = "REGION")]
@@ -276,6 +289,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cli.source.speed
         );
     }
+    anyhow::ensure!(
+        cli.source.speed <= limits::SPEED.max as f64,
+        limits::SPEED.exceeded("--speed", cli.source.speed)
+    );
     if matches!(
         cli.command,
         None | Some(Command::Snapshot { .. } | Command::Replay { .. } | Command::Fix { .. })
@@ -296,16 +313,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("kockpit: {notice}");
             }
             let start_offset = match at.as_deref() {
-                Some(text) => parse_duration(text).context("--at")?,
+                Some(text) => {
+                    let at = parse_duration(text).context("--at")?;
+                    anyhow::ensure!(
+                        limits::SNAPSHOT_AT_SECONDS.allows(at.as_secs()),
+                        limits::SNAPSHOT_AT_SECONDS.exceeded("--at", text)
+                    );
+                    at
+                }
                 None => Duration::ZERO,
             };
             // A snapshot reads one instant: the simulator's clock must not move meanwhile.
-            let backend = source_backend(&cli.source, 0.0, start_offset)?;
+            let backend = source_backend(&cli.source, &settings, 0.0, start_offset)?;
             let runtime = tokio_runtime()?;
             let collected = runtime.block_on(snapshot::collect(
                 backend,
                 settings.analysis,
-                Duration::from_secs(60),
+                SNAPSHOT_DEADLINE,
             ));
             let report = Report::from_cockpit(&collected.cockpit);
             match format {
@@ -314,9 +338,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if !collected.complete {
                 eprintln!(
-                    "kockpit: the source did not deliver its full state in time; the report is partial"
+                    "kockpit: the source did not deliver its full state within {}s; the report is partial",
+                    SNAPSHOT_DEADLINE.as_secs()
                 );
-                return Ok(ExitCode::from(2));
+                return Ok(ExitCode::from(EXIT_PARTIAL));
+            }
+            if let Some(cause) = collected.cockpit.nothing_read() {
+                eprintln!("kockpit: nothing could be read from the cluster: {cause}");
+                return Ok(ExitCode::from(EXIT_NOTHING_READ));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -342,7 +371,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("kockpit: {notice}");
             }
             // Plans are made on one instant: the simulator's clock stays still.
-            let backend = source_backend(&cli.source, 0.0, Duration::ZERO)?;
+            let backend = source_backend(&cli.source, &settings, 0.0, Duration::ZERO)?;
             let runtime = tokio_runtime()?;
             runtime.block_on(fix_command(
                 command,
@@ -373,7 +402,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            let backend = source_backend(&cli.source, cli.source.speed, Duration::ZERO)?;
+            let backend = source_backend(&cli.source, &settings, cli.source.speed, Duration::ZERO)?;
             let options = RunOptions {
                 record: recorder(&cli.source)?,
                 replay: false,
@@ -459,9 +488,11 @@ fn scenario_name(source: &SourceArgs) -> &str {
 /// and --demo is not given; the simulator otherwise.
 fn source_backend(
     source: &SourceArgs,
+    settings: &config::Settings,
     speed: f64,
     start_offset: Duration,
 ) -> anyhow::Result<Box<dyn Backend>> {
+    let exec_timeout = source.exec_timeout.or(settings.exec_timeout);
     if let Some(path) = &source.objects {
         anyhow::ensure!(
             !source.demo && source.scenario.is_none(),
@@ -497,6 +528,7 @@ fn source_backend(
                 region: source.region.clone(),
                 cloudwatch: source.cloudwatch,
                 flow_logs: flow_logs(source)?,
+                exec_timeout,
             },
         )));
     }
@@ -519,6 +551,10 @@ fn flow_logs(
     options.lag = parse_duration(&source.flow_logs_lag).context("--flow-logs-lag")?;
     options.region = source.region.clone();
     Ok(Some(options))
+}
+
+fn parse_exec_timeout(text: &str) -> Result<Duration, String> {
+    config::check_exec_timeout(text)
 }
 
 /// A PromQL duration from `--prometheus-window`, checked here so a typo fails at start.
@@ -629,10 +665,36 @@ fn recorder(source: &SourceArgs) -> anyhow::Result<Option<Recorder>> {
         .map_err(Into::into)
 }
 
-fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+fn tokio_runtime() -> anyhow::Result<Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
+        .map(|runtime| Runtime(Some(runtime)))
         .context("cannot start the async runtime")
+}
+
+/// How long leaving waits for work still in flight (a request, a credential plugin, a
+/// blocking read) before the process exits anyway: `q` means now.
+const EXIT_GRACE: Duration = Duration::from_millis(300);
+
+/// The async runtime, shut down on drop without waiting longer than `EXIT_GRACE` for
+/// whatever is still running.
+struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl std::ops::Deref for Runtime {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &tokio::runtime::Runtime {
+        // Only `drop` takes the runtime out.
+        self.0.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_timeout(EXIT_GRACE);
+        }
+    }
 }

@@ -7,9 +7,7 @@
 //! whose arithmetic is written out by hand.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use kockpit::backend::live::manifest::{self, Projected};
@@ -31,14 +29,12 @@ use tokio::sync::mpsc;
 
 mod support;
 
-use support::servers::{self, require, spawn, temp_dir};
+use support::backfill;
+use support::servers::temp_dir;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/eastwest");
 const DEADLINE: Duration = Duration::from_secs(60);
 const TOLERANCE: f64 = 0.05;
-/// The history written for each fixture: an hour at a 15-second scrape interval.
-const HISTORY_SECONDS: i64 = 3600;
-const STEP_SECONDS: i64 = 15;
 
 fn expected() -> toml::Value {
     let text = std::fs::read_to_string(Path::new(FIXTURES).join("expected.toml"))
@@ -60,93 +56,6 @@ fn close(read: f64, expected: f64) -> bool {
     ((read - expected) / expected).abs() <= TOLERANCE
 }
 
-/// A fixture's samples (rates for counters, as its header says) as OpenMetrics history for
-/// `promtool`: every series a line a step, counters growing by their rate, ending now.
-fn history(fixture: &str, end: i64) -> String {
-    let text = std::fs::read_to_string(Path::new(FIXTURES).join(fixture))
-        .unwrap_or_else(|e| panic!("{fixture}: {e}"));
-    // name → [(labels, rate)], in file order.
-    let mut families: Vec<(String, Vec<(String, f64)>)> = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (series, value) = line
-            .rsplit_once(' ')
-            .unwrap_or_else(|| panic!("{fixture}: {line}"));
-        let value: f64 = value
-            .parse()
-            .unwrap_or_else(|e| panic!("{fixture}: {line}: {e}"));
-        let (name, labels) = match series.split_once('{') {
-            Some((name, rest)) => (name.to_string(), format!("{{{rest}")),
-            None => (series.to_string(), String::new()),
-        };
-        match families.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, samples)) => samples.push((labels, value)),
-            None => families.push((name, vec![(labels, value)])),
-        }
-    }
-    let start = end - HISTORY_SECONDS;
-    let mut out = String::new();
-    for (name, samples) in families {
-        // "unknown": any sample name, and rate() works on it like on a counter.
-        out.push_str(&format!("# TYPE {name} unknown\n"));
-        for (labels, rate) in samples {
-            let mut at = start;
-            while at <= end {
-                let value = rate * (at - start) as f64;
-                out.push_str(&format!("{name}{labels} {value} {at}\n"));
-                at += STEP_SECONDS;
-            }
-        }
-    }
-    out.push_str("# EOF\n");
-    out
-}
-
-/// A Prometheus holding `fixture`'s history and nothing else.
-fn prometheus(fixture: &str) -> (servers::Server, String, PathBuf) {
-    let dir = temp_dir(&format!("ew-{}", fixture.replace('.', "-")));
-    let end = chrono::Utc::now().timestamp();
-    let file = dir.join("history.om");
-    std::fs::File::create(&file)
-        .and_then(|mut f| f.write_all(history(fixture, end).as_bytes()))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let promtool = require("promtool", "prometheus");
-    let output = Command::new(promtool)
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&file)
-        .arg(dir.join("data"))
-        .output()
-        .unwrap_or_else(|e| panic!("promtool: {e}"));
-    assert!(
-        output.status.success(),
-        "promtool: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let binary = require("prometheus", "prometheus");
-    let port = servers::free_port();
-    let log = dir.join("prometheus.log");
-    std::fs::write(
-        dir.join("prometheus.yml"),
-        "global:\n  scrape_interval: 15s\n",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let server = spawn(
-        "prometheus",
-        &binary,
-        &[
-            &format!("--config.file={}", dir.join("prometheus.yml").display()),
-            &format!("--storage.tsdb.path={}", dir.join("data").display()),
-            &format!("--web.listen-address=127.0.0.1:{port}"),
-            "--storage.tsdb.retention.time=30d",
-            "--log.level=warn",
-        ],
-        &log,
-    );
-    (server, format!("http://127.0.0.1:{port}"), log)
-}
-
 /// cluster.yaml served alone, as `kockpit sim serve --objects` does.
 async fn dump_server() -> (Server, PathBuf) {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -163,7 +72,7 @@ async fn dump_server() -> (Server, PathBuf) {
 
 /// The East-West snapshot the live backend makes of the dump and the fixture's metrics.
 async fn read(fixture: &str) -> FlowSnapshot {
-    let (_prometheus, url, log) = prometheus(fixture);
+    let (_prometheus, url, log) = backfill::prometheus(&Path::new(FIXTURES).join(fixture));
     let (server, kubeconfig) = dump_server().await;
     let mut prometheus = PrometheusOptions::new(&url, Auth::None);
     prometheus.schedule.refresh = Duration::from_secs(1);

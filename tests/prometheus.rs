@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use kockpit::backend::live::prometheus::client::RangeSeries;
 use kockpit::backend::live::prometheus::{
-    self, Auth, MetricsHandle, PrometheusOptions, Querier, QueryError, Schedule,
+    self, Auth, Bounded, MetricsHandle, PrometheusOptions, Querier, QueryError, Schedule,
 };
 use kockpit::domain::model::{DnsSnapshot, Pane, SourceState};
 use kockpit::domain::promql::{self, QueryId, Sample};
@@ -639,6 +639,69 @@ async fn prometheus_down_slow_failing_or_garbled_shows_and_recovers() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Answers larger than the limits.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_over_the_series_limit_is_cut_and_the_pane_says_so() {
+    let dir = temp_dir("prom-truncated");
+    let server = kockpit::backend::sim::serve::Server::start({
+        let scenario = kockpit::backend::sim::scenarios::load("baseline").expect("scenario");
+        let mut options = kockpit::backend::sim::serve::ServeOptions::new(scenario);
+        options.speed = 0.0;
+        options
+    })
+    .await
+    .expect("sim serve");
+    let target = server.addr.to_string();
+    let (_prometheus, prom, log) = start_prometheus(
+        &dir,
+        &format!("  - job_name: sim\n    static_configs:\n      - targets: ['{target}']\n"),
+    );
+    until(
+        "Prometheus to scrape the CoreDNS pods",
+        &[&log],
+        async || {
+            query_value(&prom, "count(count by (pod)(coredns_dns_requests_total))")
+                .await
+                .filter(|pods| *pods >= 2.0)
+        },
+    )
+    .await;
+
+    let mut options = PrometheusOptions::new(prom.clone(), Auth::None);
+    options.answer_limits.series = 1;
+    let client =
+        kockpit::backend::live::prometheus::PrometheusClient::new(&options).expect("client");
+    let answer = client
+        .instant("sum by (pod)(coredns_dns_requests_total)")
+        .await
+        .expect("an answer");
+    assert_eq!(answer.value.len(), 1, "cut to the limit");
+    let note = answer.truncated.unwrap_or_default();
+    assert!(note.starts_with("truncated: over 1 series,"), "{note}");
+
+    // The DNS pane's per-pod figures come from such a query: the pane says they are partial.
+    options.schedule.refresh = Duration::from_millis(300);
+    let handle = prometheus::start(&options).expect("scheduler");
+    let cause = until(
+        "the DNS pane to say its figures are cut",
+        &[&log],
+        async || match dns_state(&handle) {
+            SourceState::Degraded { cause } if cause.contains("truncated") => Some(cause),
+            _ => None,
+        },
+    )
+    .await;
+    assert!(cause.starts_with("Prometheus: "), "{cause}");
+    assert!(
+        cause.contains("partial, answer truncated: over 1 series"),
+        "{cause}"
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------
 // How often the expensive queries go out.
 
 #[derive(Default)]
@@ -653,17 +716,23 @@ impl Querier for Counting {
         Ok(BTreeSet::new())
     }
 
-    async fn instant(&self, promql: &str) -> Result<Vec<Sample>, QueryError> {
+    async fn instant(&self, promql: &str) -> Result<Bounded<Vec<Sample>>, QueryError> {
         self.instant.fetch_add(1, Ordering::SeqCst);
         if promql.contains("[7d:") {
             self.week.fetch_add(1, Ordering::SeqCst);
         }
-        Ok(Vec::new())
+        Ok(Bounded::whole(Vec::new()))
     }
 
-    async fn range(&self, _: &str, _: i64, _: i64, _: f64) -> Result<Vec<RangeSeries>, QueryError> {
+    async fn range(
+        &self,
+        _: &str,
+        _: i64,
+        _: i64,
+        _: f64,
+    ) -> Result<Bounded<Vec<RangeSeries>>, QueryError> {
         self.range.fetch_add(1, Ordering::SeqCst);
-        Ok(Vec::new())
+        Ok(Bounded::whole(Vec::new()))
     }
 }
 

@@ -291,3 +291,44 @@ fn a_malformed_scenario_file_is_reported_with_its_line() {
     assert!(stderr.contains("line 3"), "names the line: {stderr}");
     let _ = std::fs::remove_file(&path);
 }
+
+/// The scenario that once grew to 10 GB in 30 s: now one line naming the file, the line,
+/// the field and the limit, before the simulator builds anything. Its time and memory are
+/// measured in BENCHMARKS.md (`/usr/bin/time -v`), not asserted here.
+#[test]
+fn a_hundred_million_replicas_end_in_one_line_naming_the_file_and_the_limit() {
+    let path = std::env::temp_dir().join(format!(
+        "kockpit-absurd-scenario-{}.toml",
+        std::process::id()
+    ));
+    std::fs::write(
+        &path,
+        "name = \"absurd\"\ndescription = \"A hundred million replicas\"\nextends = \"baseline\"\n\n[workloads.catalog]\nreplicas = 100000000\n",
+    )
+    .expect("write");
+    for command in [
+        &["snapshot", "--demo", "--scenario"][..],
+        &["--scenario"][..],
+    ] {
+        let mut args: Vec<String> = command.iter().map(|a| a.to_string()).collect();
+        args.push(path.display().to_string());
+        if command.len() == 1 {
+            args.extend(["sim", "serve"].map(String::from));
+        }
+        let output = Command::new(env!("CARGO_BIN_EXE_kockpit"))
+            .args(&args)
+            .output()
+            .expect("kockpit runs");
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr.trim(),
+            format!(
+                "kockpit: {}: line 6, column 1: workload `catalog`: replicas 100000000 is over kockpit's limit of 100000 replicas (a workload's replicas or HPA maximum)",
+                path.display()
+            ),
+            "{args:?}"
+        );
+    }
+    let _ = std::fs::remove_file(&path);
+}

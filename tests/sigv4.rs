@@ -103,7 +103,8 @@ async fn every_query_is_signed_for_aps_with_the_default_chain() {
     let samples = client
         .instant("sum by (pod)(rate(coredns_dns_requests_total[5m]))")
         .await
-        .expect("instant query");
+        .expect("instant query")
+        .value;
     assert_eq!(samples.len(), 1);
     assert_eq!(samples[0].value, 42.0);
     assert_eq!(samples[0].labels["pod"], "coredns-a");
@@ -111,7 +112,8 @@ async fn every_query_is_signed_for_aps_with_the_default_chain() {
     let series = client
         .range("up", 1_764_061_920, 1_764_061_980, 60.0)
         .await
-        .expect("range query");
+        .expect("range query")
+        .value;
     assert_eq!(series.len(), 1);
     assert_eq!(
         series[0].1,

@@ -15,6 +15,7 @@ use super::keymap::{BUILTIN_KEYMAPS, Keymap};
 use crate::backend::pricing::DEFAULT_CACHE_MAX_AGE;
 use crate::domain::FileError;
 use crate::domain::cockpit::AnalysisConfig;
+use crate::domain::limits;
 use crate::domain::prices::{Discounts, FamilyDiscount, PriceTable, check_discount};
 use crate::domain::thresholds::Thresholds;
 use crate::ui::theme::{BUILTIN_THEMES, Theme};
@@ -41,6 +42,8 @@ pub struct Settings {
     pub prices: PriceSettings,
     /// `allow_writes = true`: fixes may be applied, as with `--allow-writes`.
     pub allow_writes: bool,
+    /// `exec_timeout = "20s"`: how long the kubeconfig's exec credential plugin may take.
+    pub exec_timeout: Option<Duration>,
     /// One line per problem found, for the user to read in the cockpit.
     pub notices: Vec<String>,
 }
@@ -80,6 +83,7 @@ struct ConfigFile {
     keymap: Option<String>,
     #[serde(default)]
     allow_writes: bool,
+    exec_timeout: Option<Spanned<String>>,
     #[serde(default)]
     thresholds: Thresholds,
     #[serde(default)]
@@ -87,6 +91,28 @@ struct ConfigFile {
     /// `prices`, checked (see `load_config_file`).
     #[serde(skip)]
     price_settings: PriceSettings,
+    /// `exec_timeout`, checked.
+    #[serde(skip)]
+    checked_exec_timeout: Option<Duration>,
+}
+
+/// The bounds of `exec_timeout` (and `--exec-timeout`): a plugin gets at least a second, and
+/// a cockpit never waits more than a few minutes for its credentials.
+pub const EXEC_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(600));
+
+/// `exec_timeout` as a duration within `EXEC_TIMEOUT_RANGE`.
+pub fn check_exec_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = crate::domain::time::parse_duration(text).map_err(|e| e.to_string())?;
+    let (least, most) = EXEC_TIMEOUT_RANGE;
+    if timeout < least || timeout > most {
+        return Err(format!(
+            "`{text}` is outside {}s to {}s",
+            least.as_secs(),
+            most.as_secs()
+        ));
+    }
+    Ok(timeout)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -234,6 +260,7 @@ pub fn load(request: &Request) -> Settings {
         },
         prices: config.price_settings,
         allow_writes: config.allow_writes,
+        exec_timeout: config.checked_exec_timeout,
         notices,
     }
 }
@@ -241,7 +268,7 @@ pub fn load(request: &Request) -> Settings {
 /// Reads the configuration file. A missing default file is normal; a missing file the
 /// user named, or a malformed one, is reported.
 fn load_config_file(path: &Path, named_by_user: bool, notices: &mut Vec<String>) -> ConfigFile {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::backend::files::read_to_string(path, limits::USER_FILE_BYTES) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound && !named_by_user => {
             return ConfigFile::default();
@@ -252,6 +279,16 @@ fn load_config_file(path: &Path, named_by_user: bool, notices: &mut Vec<String>)
         }
     };
     let origin = path.display().to_string();
+    if let Ok(table) = toml::from_str::<toml::Table>(&text)
+        && let Some((at, key)) = crate::domain::file_error::non_finite(&table, &mut Vec::new())
+    {
+        let (line, column) =
+            crate::domain::file_error::locate_field(&text, &at, &key).unwrap_or((1, 1));
+        notices.push(format!(
+            "{origin}: line {line}, column {column}: `{key}` must be a finite number; using defaults"
+        ));
+        return ConfigFile::default();
+    }
     match toml::from_str::<ConfigFile>(&text) {
         Ok(mut config) => {
             // A bad price setting drops the discounts only, not the whole file.
@@ -262,6 +299,20 @@ fn load_config_file(path: &Path, named_by_user: bool, notices: &mut Vec<String>)
                     PriceSettings::default()
                 }
             };
+            if let Some(value) = &config.exec_timeout {
+                match check_exec_timeout(value.get_ref()) {
+                    Ok(timeout) => config.checked_exec_timeout = Some(timeout),
+                    Err(problem) => {
+                        let error = FileError::at_offset(
+                            &origin,
+                            &text,
+                            value.span().start,
+                            format!("exec_timeout: {problem}"),
+                        );
+                        notices.push(format!("{error}; using the default"));
+                    }
+                }
+            }
             config
         }
         Err(error) => {
@@ -330,7 +381,7 @@ fn merge_user_file<T, E: std::fmt::Display>(
     notices: &mut Vec<String>,
     merge: impl Fn(&T, &str, &str) -> Result<T, E>,
 ) -> T {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::backend::files::read_to_string(path, limits::USER_FILE_BYTES) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return base,
         Err(error) => {
@@ -381,6 +432,43 @@ mod tests {
         let config = load_config_file(&path, true, &mut notices);
         assert!(config.theme.is_none());
         assert!(notices[0].contains("line 3"), "{}", notices[0]);
+    }
+
+    #[test]
+    fn the_exec_plugin_timeout_is_read_and_bounded() {
+        let dir = temp_dir("exec-timeout");
+        let path = dir.join("config.toml");
+        std::fs::write(&path, "exec_timeout = \"5s\"\n").expect("write");
+        let mut notices = Vec::new();
+        let config = load_config_file(&path, true, &mut notices);
+        assert!(notices.is_empty(), "{notices:?}");
+        assert_eq!(config.checked_exec_timeout, Some(Duration::from_secs(5)));
+
+        std::fs::write(&path, "theme = \"light\"\nexec_timeout = \"2h\"\n").expect("write");
+        let mut notices = Vec::new();
+        let config = load_config_file(&path, true, &mut notices);
+        assert_eq!(config.checked_exec_timeout, None);
+        assert!(notices[0].contains("config.toml: line 2"), "{}", notices[0]);
+        assert!(notices[0].contains("outside 1s to 600s"), "{}", notices[0]);
+    }
+
+    #[test]
+    fn a_threshold_that_is_not_a_finite_number_is_refused() {
+        let dir = temp_dir("config-inf");
+        let path = dir.join("config.toml");
+        std::fs::write(
+            &path,
+            "theme = \"light\"\n[thresholds.dns_p99_ms]\nwarning = inf\ncritical = 100.0\n",
+        )
+        .expect("write");
+        let mut notices = Vec::new();
+        let config = load_config_file(&path, true, &mut notices);
+        assert!(config.theme.is_none());
+        assert!(
+            notices[0].contains("config.toml: line 3, column 1: `warning` must be a finite number"),
+            "{}",
+            notices[0]
+        );
     }
 
     #[test]

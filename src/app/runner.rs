@@ -32,6 +32,8 @@ use crate::ui::{self, RenderInput};
 pub const MAX_FRAMES_PER_SECOND: u32 = 30;
 /// Updates queued between backend and app before the backend has to wait.
 pub const UPDATE_QUEUE: usize = 4096;
+/// How long a backend has to stop by itself when the user quits.
+const BACKEND_GRACE: Duration = Duration::from_millis(200);
 /// Updates applied per wake-up before a frame gets a chance to be drawn.
 pub const MAX_UPDATES_PER_BATCH: usize = 20_000;
 
@@ -70,7 +72,7 @@ pub async fn run_with(
     let key_hints = state.keymap.hints();
 
     let (sender, updates) = mpsc::channel(UPDATE_QUEUE);
-    let backend = backend.start(sender);
+    let mut backend = backend.start(sender);
     if let Some(writer) = &backend.writer {
         state.identity = writer.identity.clone();
     }
@@ -101,9 +103,18 @@ pub async fn run_with(
         &mut effects,
     )
     .await;
+    drop(effects);
     backend.shutdown();
     drop(tui);
     terminal::restore().context("cannot restore the terminal")?;
+    // A backend stuck in a request (a credential plugin, a hung API server) must not hold
+    // the exit: it gets a moment to stop, then it is stopped.
+    if tokio::time::timeout(BACKEND_GRACE, &mut backend.task)
+        .await
+        .is_err()
+    {
+        backend.task.abort();
+    }
     // The app reads no more: the recorder records what is still on its way, then closes.
     drop(updates);
     if let Some(recording) = recording {

@@ -10,6 +10,9 @@ use crate::backend::{Backend, BackendHandle};
 use crate::domain::Cockpit;
 use crate::domain::cockpit::AnalysisConfig;
 
+/// How long a backend has to stop by itself once the snapshot is taken.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
+
 /// What the collection ended with.
 pub struct Collected {
     pub cockpit: Cockpit,
@@ -23,8 +26,15 @@ pub async fn collect(
     analysis: AnalysisConfig,
     deadline: Duration,
 ) -> Collected {
-    let session = open(backend, analysis, deadline).await;
+    let mut session = open(backend, analysis, deadline).await;
     session.handle.shutdown();
+    // A backend stuck in a request must not hold the command past its deadline.
+    if tokio::time::timeout(SHUTDOWN_GRACE, &mut session.handle.task)
+        .await
+        .is_err()
+    {
+        session.handle.task.abort();
+    }
     Collected {
         cockpit: session.cockpit,
         complete: session.complete,

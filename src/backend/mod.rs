@@ -6,6 +6,8 @@
 pub mod aws;
 /// A cluster dump (`kockpit --objects DIR`), shown as it was when taken.
 pub mod dump;
+/// Reading files from outside within their limits.
+pub mod files;
 pub mod live;
 /// Instance prices refreshed from AWS (`--refresh-prices`) and their cache.
 pub mod pricing;

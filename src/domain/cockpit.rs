@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::finding::{Finding, Severity, sort_findings};
+use super::finding::{Evidence, Finding, Severity, sort_findings};
 use super::model::*;
 use super::prices::{PriceTable, RegionPrices};
 use super::series::Series;
@@ -72,6 +72,53 @@ pub struct Cockpit {
     /// pane of the object it concerns.
     pub alerts: Option<super::alerts::AlertSnapshot>,
     alert_findings: Vec<Finding>,
+    /// Objects the source left out for their size, by finding id.
+    oversized: BTreeMap<String, OversizedObject>,
+}
+
+/// Findings about objects too large to read start with this.
+const OVERSIZED_PREFIX: &str = "data/oversized/";
+
+fn oversized_id(object: &ObjectRef) -> String {
+    format!(
+        "{OVERSIZED_PREFIX}{}/{}/{}",
+        object.kind,
+        object.namespace.as_deref().unwrap_or_default(),
+        object.name
+    )
+}
+
+/// "ConfigMap kube-system/coredns is 4.2 MB, over the 3 MiB kockpit reads of one object:
+/// left out", on the pane the object feeds.
+fn oversized_finding(oversized: &OversizedObject) -> Finding {
+    let object = &oversized.object;
+    let name = match &object.namespace {
+        Some(namespace) => format!("{namespace}/{}", object.name),
+        None => object.name.clone(),
+    };
+    let limit = super::limits::Limit {
+        what: "",
+        max: oversized.limit,
+        unit: "bytes",
+    };
+    Finding {
+        id: oversized_id(object),
+        pane: oversized.pane,
+        severity: Severity::Warning,
+        summary: format!(
+            "{} {name} is {}, over the {} kockpit reads of one object: left out of this pane",
+            object.kind,
+            super::format::bytes(oversized.bytes as f64),
+            limit.shown()
+        ),
+        evidence: vec![Evidence::new(
+            "object size",
+            super::format::bytes(oversized.bytes as f64),
+            format!("limit {}", limit.shown()),
+        )],
+        object: object.clone(),
+        fix: None,
+    }
 }
 
 impl Cockpit {
@@ -96,6 +143,7 @@ impl Cockpit {
             initial_sync_done: false,
             alerts: None,
             alert_findings: Vec::new(),
+            oversized: BTreeMap::new(),
         }
     }
 
@@ -186,6 +234,17 @@ impl Cockpit {
             // Notices are for the user, not facts about the cluster: the app shows them.
             Update::Notice { .. } => return false,
             Update::Billing(billing) => self.billing = Some(billing),
+            Update::Oversized(oversized) => {
+                let pane = oversized.pane;
+                let id = oversized_id(&oversized.object);
+                if oversized.bytes == 0 {
+                    self.oversized.remove(&id);
+                } else {
+                    self.oversized.insert(id, oversized);
+                }
+                let analysed = self.analysed_findings(pane);
+                self.set_findings(pane, analysed);
+            }
         }
         true
     }
@@ -243,6 +302,33 @@ impl Cockpit {
     }
 
     /// Whether the pane has received its data at least once.
+    /// Why nothing here came from the cluster, when that is so: no source ever answered
+    /// and the source reported no pane as healthy (a credential plugin that failed, an
+    /// unreachable server, no permission for anything). The simulator answers from the
+    /// start, and a replay without source states is never in this state.
+    pub fn nothing_read(&self) -> Option<String> {
+        if self.health.values().any(|h| h.last_success.is_some()) {
+            return None;
+        }
+        let mut unavailable = None;
+        let mut other = None;
+        for pane in Pane::ALL {
+            match self.sources.get(&pane).map(|s| &s.state) {
+                None | Some(SourceState::Ok) => return None,
+                Some(SourceState::Unavailable { cause }) => {
+                    unavailable.get_or_insert_with(|| cause.clone());
+                }
+                Some(SourceState::Degraded { cause }) => {
+                    other.get_or_insert_with(|| cause.clone());
+                }
+                Some(SourceState::NotInstalled { what }) => {
+                    other.get_or_insert_with(|| format!("{what} is not installed"));
+                }
+            }
+        }
+        unavailable.or(other)
+    }
+
     pub fn has_data(&self, pane: Pane) -> bool {
         match pane {
             Pane::Dns => self.dns.is_some(),
@@ -334,14 +420,20 @@ impl Cockpit {
             None => Vec::new(),
         };
         for pane in Pane::ALL {
-            let analysed: Vec<Finding> = self
-                .pane_findings(pane)
-                .iter()
-                .filter(|f| !f.id.starts_with(alerts::FINDING_PREFIX))
-                .cloned()
-                .collect();
+            let analysed = self.analysed_findings(pane);
             self.set_findings(pane, analysed);
         }
+    }
+
+    /// The pane's findings from its own analysis, without those `set_findings` adds.
+    fn analysed_findings(&self, pane: Pane) -> Vec<Finding> {
+        self.pane_findings(pane)
+            .iter()
+            .filter(|f| {
+                !f.id.starts_with(alerts::FINDING_PREFIX) && !f.id.starts_with(OVERSIZED_PREFIX)
+            })
+            .cloned()
+            .collect()
     }
 
     fn set_findings(&mut self, pane: Pane, mut found: Vec<Finding>) {
@@ -350,6 +442,12 @@ impl Cockpit {
                 .iter()
                 .filter(|f| f.pane == pane)
                 .cloned(),
+        );
+        found.extend(
+            self.oversized
+                .values()
+                .filter(|o| o.pane == pane)
+                .map(oversized_finding),
         );
         sort_findings(&mut found);
         self.findings_by_pane.insert(pane, found);

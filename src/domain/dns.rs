@@ -622,6 +622,7 @@ pub(crate) mod tests {
             qps: Some(qps),
             memory_mib: Some(memory),
             cpu_millicores: Some(50.0),
+            ip: None,
         }
     }
 

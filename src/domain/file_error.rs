@@ -53,6 +53,71 @@ pub fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Where `field = …` is set under the table `[path]` (or at the top level for an empty
+/// path): the line of the key, found by scanning the table's own lines. Inline tables and
+/// dotted keys fall back to the needles.
+pub fn locate_field(text: &str, path: &[String], field: &str) -> Option<(usize, usize)> {
+    let header_matches = |line: &str| {
+        let Some(inner) = line
+            .trim()
+            .strip_prefix('[')
+            .and_then(|l| l.split(']').next())
+        else {
+            return false;
+        };
+        let parts: Vec<String> = inner
+            .split('.')
+            .map(|p| p.trim().trim_matches('"').to_string())
+            .collect();
+        parts == path
+    };
+    let mut in_table = path.is_empty();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            in_table = !path.is_empty() && header_matches(trimmed);
+        } else if in_table
+            && let Some(rest) = trimmed.strip_prefix(field)
+            && rest.trim_start().starts_with('=')
+        {
+            let column_offset = offset + (line.len() - trimmed.len());
+            return Some(line_and_column(text, column_offset));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The first value that is not a finite number (`inf`, `nan`), as its table path and key.
+pub fn non_finite(table: &toml::Table, path: &mut Vec<String>) -> Option<(Vec<String>, String)> {
+    for (key, value) in table {
+        match value {
+            toml::Value::Float(f) if !f.is_finite() => return Some((path.clone(), key.clone())),
+            toml::Value::Table(inner) => {
+                path.push(key.clone());
+                let found = non_finite(inner, path);
+                path.pop();
+                if found.is_some() {
+                    return found;
+                }
+            }
+            toml::Value::Array(items) => {
+                let nested = items.iter().any(|item| match item {
+                    toml::Value::Float(f) => !f.is_finite(),
+                    toml::Value::Table(inner) => non_finite(inner, &mut Vec::new()).is_some(),
+                    _ => false,
+                });
+                if nested {
+                    return Some((path.clone(), key.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub mod flow_metrics;
 pub mod flows;
 pub mod format;
 pub mod gateways;
+pub mod limits;
 pub mod model;
 pub mod nodes;
 pub mod prices;

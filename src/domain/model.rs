@@ -2,6 +2,8 @@
 //! Kubernetes objects. Every backend (sim, live, replay) delivers these as `Update`s, and a
 //! recording is just the stream of them, so everything here is serialisable.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::time::Timestamp;
@@ -135,6 +137,19 @@ pub enum Update {
     /// How one source (Kubernetes API, Prometheus, CloudWatch…) is doing; each replaces the
     /// last of the same source.
     Health(SourceHealth),
+    /// An object too large to read (over `limits::OBJECT_BYTES`) was left out; the pane it
+    /// feeds shows a finding until it is read again or deleted.
+    Oversized(OversizedObject),
+}
+
+/// An object the source left out because of its size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OversizedObject {
+    pub pane: Pane,
+    pub object: ObjectRef,
+    /// About how large it is; 0 once it is gone or small enough again (the finding ends).
+    pub bytes: u64,
+    pub limit: u64,
 }
 
 /// How one source is doing, for the source-health view: where it is, when it last
@@ -291,6 +306,10 @@ pub struct DnsPod {
     pub qps: Option<f64>,
     pub memory_mib: Option<f64>,
     pub cpu_millicores: Option<f64>,
+    /// The pod's IP: a scrape that keeps no pod label (Amazon Managed Prometheus's collector)
+    /// names CoreDNS pods only by their address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -694,6 +713,20 @@ pub struct NodeSnapshot {
     /// Seconds from NodeClaim creation to Initialized, for claims of the last hour.
     pub provisioning_seconds: Vec<f64>,
     pub blockers: Vec<Blocker>,
+    /// Karpenter's own counters over the last hour, when Prometheus has them: they cover
+    /// the part of the hour before kockpit started watching, which the objects cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted: Option<KarpenterCounts>,
+}
+
+/// Launches, terminations and disruptions of the last hour as Karpenter counted them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KarpenterCounts {
+    pub launched: u32,
+    pub terminated: u32,
+    /// Disruptions by reason, in the NodeClaim condition's words ("Underutilized", "Empty",
+    /// "Drifted"…) whatever Karpenter version counted them.
+    pub disruption_reasons: BTreeMap<String, u32>,
 }
 
 impl NodeSnapshot {

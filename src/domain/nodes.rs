@@ -37,17 +37,49 @@ pub struct NodeSummary {
     pub provisioning_p95_s: Option<f64>,
 }
 
+/// A disruption reason in the NodeClaim condition's words, whatever Karpenter version
+/// counted it: v0.3x's `type` (`drift`, `emptiness`, `consolidation`), v1.0's `Drifted`, and
+/// v1.1's lower-case `drifted` all read `Drifted`.
+pub fn disruption_reason(raw: &str) -> String {
+    let known = match raw.to_ascii_lowercase().as_str() {
+        "underutilized" | "consolidation" => "Underutilized",
+        "empty" | "emptiness" => "Empty",
+        "drifted" | "drift" => "Drifted",
+        "expired" | "expiration" => "Expired",
+        "spotinterrupted" | "spot_interrupted" | "interruption" => "SpotInterrupted",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_string();
+    }
+    let mut chars = raw.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 pub fn summary(nodes: &NodeSnapshot) -> NodeSummary {
     let recent: Vec<&ChurnEvent> = last_hour(nodes).collect();
     let mut disruption_reasons = BTreeMap::new();
     for event in recent.iter().filter(|e| e.kind == ChurnKind::Terminated) {
         *disruption_reasons.entry(event.reason.clone()).or_insert(0) += 1;
     }
+    let mut launched = count_kind(&recent, ChurnKind::Launched);
+    let mut terminated = count_kind(&recent, ChurnKind::Terminated);
+    // Karpenter's counters saw the whole hour; the objects only since kockpit started.
+    if let Some(counted) = &nodes.counted {
+        launched = launched.max(counted.launched);
+        terminated = terminated.max(counted.terminated);
+        if !counted.disruption_reasons.is_empty() {
+            disruption_reasons = counted.disruption_reasons.clone();
+        }
+    }
     NodeSummary {
         count: nodes.nodes.len(),
         spot_share: nodes.spot_share(),
-        launched_last_hour: count_kind(&recent, ChurnKind::Launched),
-        terminated_last_hour: count_kind(&recent, ChurnKind::Terminated),
+        launched_last_hour: launched,
+        terminated_last_hour: terminated,
         disruption_reasons,
         pending_pods: nodes.pending_pods.len(),
         provisioning_p95_s: nearest_rank(&nodes.provisioning_seconds, 0.95),
@@ -521,6 +553,7 @@ pub(crate) mod tests {
             pending_pods: vec![],
             provisioning_seconds: vec![40.0, 42.0, 45.0],
             blockers: vec![],
+            counted: None,
         }
     }
 

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::alerts::{Alert, AlertSnapshot};
 use super::model::{
-    DnsMetrics, DnsSnapshot, NodeSnapshot, Pane, RcodeRate, UsageStats, WorkloadSnapshot,
+    DnsMetrics, DnsSnapshot, KarpenterCounts, NodeSnapshot, Pane, RcodeRate, UsageStats,
+    WorkloadSnapshot,
 };
 use super::time::Timestamp;
 
@@ -42,6 +43,10 @@ pub struct MetricNames {
     /// is hits over requests, whether or not misses are exported.
     #[serde(default)]
     pub cache_requests: bool,
+    /// CoreDNS's latency histograms are scraped as native histograms (CoreDNS 1.11.3 and
+    /// later, with Prometheus's native-histogram scraping on): no `_bucket` series exist.
+    #[serde(default)]
+    pub native_histograms: bool,
 }
 
 /// What each pane's exporter is, for the words of a pane whose metrics are absent.
@@ -111,6 +116,7 @@ impl MetricNames {
             !has("coredns_dns_requests_total") && has("coredns_dns_request_count_total");
         let upstream = if has("coredns_proxy_request_duration_seconds_count")
             || has("coredns_proxy_request_duration_seconds_bucket")
+            || has("coredns_proxy_request_duration_seconds")
         {
             Upstream::Proxy
         } else if has("coredns_forward_request_duration_seconds_bucket")
@@ -171,6 +177,8 @@ impl MetricNames {
         MetricNames {
             absent: absent_panes(present, dns, karpenter.is_some(), flows.is_some()),
             cache_requests: has("coredns_cache_requests_total"),
+            native_histograms: has("coredns_dns_request_duration_seconds")
+                && !has("coredns_dns_request_duration_seconds_bucket"),
             dns_requests: if legacy_dns {
                 "coredns_dns_request_count_total"
             } else {
@@ -269,8 +277,14 @@ pub struct Query {
     pub cost: Cost,
 }
 
-fn quantile(q: f64, bucket: &str, selector: &str, window: &str) -> String {
-    format!("histogram_quantile({q}, sum by (le)(rate({bucket}{selector}[{window}])))")
+/// The `q` quantile of a histogram family: over its classic `_bucket` series, or, for a
+/// native histogram, over the family itself.
+fn quantile(q: f64, family: &str, native: bool, selector: &str, window: &str) -> String {
+    if native {
+        format!("histogram_quantile({q}, sum(rate({family}{selector}[{window}])))")
+    } else {
+        format!("histogram_quantile({q}, sum by (le)(rate({family}_bucket{selector}[{window}])))")
+    }
 }
 
 /// The queries every pane asks, for the names detected, with rates over `window`
@@ -288,6 +302,7 @@ pub fn catalogue(names: &MetricNames, window: &str) -> Vec<Query> {
     };
     let requests = &names.dns_requests;
     let responses = &names.dns_responses;
+    let native = names.native_histograms;
     let dns = Pane::Dns;
     add(
         QueryId::DnsQps,
@@ -298,19 +313,20 @@ pub fn catalogue(names: &MetricNames, window: &str) -> Vec<Query> {
     add(
         QueryId::DnsQpsByPod,
         dns,
-        format!("sum by (pod)(rate({requests}[{w}]))"),
+        // `instance` too: a scrape that keeps no pod label names the pod by its address.
+        format!("sum by (pod,instance)(rate({requests}[{w}]))"),
         Cost::Refresh,
     );
     add(
         QueryId::DnsP50,
         dns,
-        quantile(0.5, "coredns_dns_request_duration_seconds_bucket", "", w),
+        quantile(0.5, "coredns_dns_request_duration_seconds", native, "", w),
         Cost::Refresh,
     );
     add(
         QueryId::DnsP99,
         dns,
-        quantile(0.99, "coredns_dns_request_duration_seconds_bucket", "", w),
+        quantile(0.99, "coredns_dns_request_duration_seconds", native, "", w),
         Cost::Refresh,
     );
     add(
@@ -339,7 +355,15 @@ pub fn catalogue(names: &MetricNames, window: &str) -> Vec<Query> {
             add(
                 QueryId::DnsUpstreamQps,
                 dns,
-                format!("sum(rate(coredns_proxy_request_duration_seconds_count{selector}[{w}]))"),
+                if native {
+                    format!(
+                        "sum(histogram_count(rate(coredns_proxy_request_duration_seconds{selector}[{w}])))"
+                    )
+                } else {
+                    format!(
+                        "sum(rate(coredns_proxy_request_duration_seconds_count{selector}[{w}]))"
+                    )
+                },
                 Cost::Refresh,
             );
             add(
@@ -347,7 +371,8 @@ pub fn catalogue(names: &MetricNames, window: &str) -> Vec<Query> {
                 dns,
                 quantile(
                     0.99,
-                    "coredns_proxy_request_duration_seconds_bucket",
+                    "coredns_proxy_request_duration_seconds",
+                    native,
                     selector,
                     w,
                 ),
@@ -366,7 +391,8 @@ pub fn catalogue(names: &MetricNames, window: &str) -> Vec<Query> {
                 dns,
                 quantile(
                     0.99,
-                    "coredns_forward_request_duration_seconds_bucket",
+                    "coredns_forward_request_duration_seconds",
+                    native,
                     "",
                     w,
                 ),
@@ -418,7 +444,8 @@ pub fn catalogue(names: &MetricNames, window: &str) -> Vec<Query> {
             add(
                 QueryId::NodesDisrupted,
                 nodes,
-                format!("sum by (reason)(increase({disrupted}[1h]))"),
+                // v0.3x labels the disruption `type`, v1 `reason`.
+                format!("sum by (reason,type)(increase({disrupted}[1h]))"),
                 Cost::Refresh,
             );
         }
@@ -630,6 +657,35 @@ fn scalar(results: &Results, id: QueryId) -> Option<f64> {
         .find(|v| v.is_finite())
 }
 
+/// A per-pod figure keyed by pod name: from the `pod` label, else from the address in
+/// `instance` (`10.0.1.57:9153`) matched to a pod's IP.
+fn by_pod_or_address(
+    results: &Results,
+    id: QueryId,
+    pods: &[super::model::DnsPod],
+) -> BTreeMap<String, f64> {
+    let mut map = BTreeMap::new();
+    for sample in results.get(&id).into_iter().flatten() {
+        if !sample.value.is_finite() {
+            continue;
+        }
+        let address = sample
+            .label("instance")
+            .rsplit_once(':')
+            .map_or(sample.label("instance"), |(host, _)| host);
+        let pod = pods.iter().find(|p| {
+            (!sample.label("pod").is_empty() && p.name == sample.label("pod"))
+                || (sample.label("pod").is_empty()
+                    && !address.is_empty()
+                    && p.ip.as_deref() == Some(address))
+        });
+        if let Some(pod) = pod {
+            *map.entry(pod.name.clone()).or_default() += sample.value;
+        }
+    }
+    map
+}
+
 fn by_label<'a>(results: &'a Results, id: QueryId, label: &str) -> BTreeMap<&'a str, f64> {
     let mut map = BTreeMap::new();
     for sample in results.get(&id).into_iter().flatten() {
@@ -644,6 +700,18 @@ fn by_label<'a>(results: &'a Results, id: QueryId, label: &str) -> BTreeMap<&'a 
 /// invented: without the QPS query there are no metrics; a missing p99 keeps 0 and the
 /// pane says which figure is missing.
 pub fn merge_dns(snapshot: &mut DnsSnapshot, results: &Results) {
+    // The pods' working set and CPU come from cAdvisor: they show whether or not CoreDNS's
+    // own metrics are scraped.
+    let memory = by_label(results, QueryId::DnsMemoryByPod, "pod");
+    let cpu = by_label(results, QueryId::DnsCpuByPod, "pod");
+    for pod in &mut snapshot.pods {
+        if let Some(bytes) = memory.get(pod.name.as_str()) {
+            pod.memory_mib = Some(bytes / (1024.0 * 1024.0));
+        }
+        if let Some(cores) = cpu.get(pod.name.as_str()) {
+            pod.cpu_millicores = Some(cores * 1000.0);
+        }
+    }
     let Some(qps) = scalar(results, QueryId::DnsQps) else {
         return;
     };
@@ -671,25 +739,16 @@ pub fn merge_dns(snapshot: &mut DnsSnapshot, results: &Results) {
             .map(|p| p.round().max(0.0) as u32)
             .unwrap_or(0),
     });
-    let qps_by_pod = by_label(results, QueryId::DnsQpsByPod, "pod");
-    let memory = by_label(results, QueryId::DnsMemoryByPod, "pod");
-    let cpu = by_label(results, QueryId::DnsCpuByPod, "pod");
-    for pod in &mut snapshot.pods {
-        let name = pod.name.as_str();
-        if results.contains_key(&QueryId::DnsQpsByPod) {
-            pod.qps = Some(qps_by_pod.get(name).copied().unwrap_or(0.0));
-        }
-        if let Some(bytes) = memory.get(name) {
-            pod.memory_mib = Some(bytes / (1024.0 * 1024.0));
-        }
-        if let Some(cores) = cpu.get(name) {
-            pod.cpu_millicores = Some(cores * 1000.0);
+    if results.contains_key(&QueryId::DnsQpsByPod) {
+        let qps_by_pod = by_pod_or_address(results, QueryId::DnsQpsByPod, &snapshot.pods);
+        for pod in &mut snapshot.pods {
+            pod.qps = Some(qps_by_pod.get(&pod.name).copied().unwrap_or(0.0));
         }
     }
 }
 
 /// Karpenter's own gauges fill NodePool figures the objects did not give (a cross-check:
-/// the objects win where both exist).
+/// the objects win where both exist), and its counters give the last hour's churn.
 pub fn merge_nodes(snapshot: &mut NodeSnapshot, results: &Results) {
     let usage = by_label(results, QueryId::NodePoolUsage, "nodepool");
     let limit = by_label(results, QueryId::NodePoolLimit, "nodepool");
@@ -705,23 +764,49 @@ pub fn merge_nodes(snapshot: &mut NodeSnapshot, results: &Results) {
             pool.cpu_provisioned = *u;
         }
     }
+    snapshot.counted = karpenter_counts(results);
 }
 
-/// Launches and terminations in the last hour by NodePool, from Karpenter's counters.
-pub fn churn_last_hour(results: &Results) -> (f64, f64) {
+/// An hour's increase as a count: Prometheus extrapolates, so round to the nearest.
+fn count(value: f64) -> u32 {
+    if value.is_finite() {
+        value.round().clamp(0.0, f64::from(u32::MAX)) as u32
+    } else {
+        0
+    }
+}
+
+/// Launches, terminations and disruptions of the last hour, from Karpenter's counters.
+pub fn karpenter_counts(results: &Results) -> Option<KarpenterCounts> {
     let total = |id| {
-        results
-            .get(&id)
-            .into_iter()
-            .flatten()
-            .map(|s| s.value)
-            .filter(|v| v.is_finite())
-            .sum::<f64>()
+        results.get(&id).map(|samples| {
+            samples
+                .iter()
+                .map(|s| s.value)
+                .filter(|v| v.is_finite())
+                .sum::<f64>()
+        })
     };
-    (
-        total(QueryId::NodesCreated),
-        total(QueryId::NodesTerminated),
-    )
+    let launched = total(QueryId::NodesCreated)?;
+    let terminated = total(QueryId::NodesTerminated)?;
+    let mut disruption_reasons = BTreeMap::new();
+    for sample in results.get(&QueryId::NodesDisrupted).into_iter().flatten() {
+        let raw = match sample.label("reason") {
+            "" => sample.label("type"),
+            reason => reason,
+        };
+        let n = count(sample.value);
+        if n > 0 && !raw.is_empty() {
+            *disruption_reasons
+                .entry(super::nodes::disruption_reason(raw))
+                .or_insert(0) += n;
+        }
+    }
+    Some(KarpenterCounts {
+        launched: count(launched),
+        terminated: count(terminated),
+        disruption_reasons,
+    })
 }
 
 /// Whether a pod belongs to a workload: `<workload>-<hash>-<id>`, `<workload>-<ordinal>`,
@@ -924,6 +1009,7 @@ mod tests {
             qps: None,
             memory_mib: None,
             cpu_millicores: None,
+            ip: None,
         };
         DnsSnapshot {
             at: Timestamp::default(),

@@ -37,8 +37,10 @@ pub struct Report {
     pub region: String,
     /// The source's clock when the report was taken.
     pub at: Option<Timestamp>,
-    /// False when the source had not sent its full initial state yet: panes may be missing.
+    /// False when the source had not sent its full initial state yet (panes may be missing)
+    /// or nothing could be read from it at all; `incomplete_reason` says which.
     pub complete: bool,
+    pub incomplete_reason: Option<String>,
     pub dns: Option<DnsReport>,
     pub gateways: Option<GatewaysReport>,
     pub flows: Option<FlowsReport>,
@@ -344,13 +346,21 @@ impl Report {
             prices: s.prices.to_string(),
             price_source: s.prices.clone(),
         });
+        let incomplete_reason = if !cockpit.initial_sync_done {
+            Some("the source had not sent its full initial state".to_string())
+        } else {
+            cockpit
+                .nothing_read()
+                .map(|cause| format!("nothing could be read from the cluster: {cause}"))
+        };
         Report {
             source: cockpit.cluster.source.clone(),
             detail: cockpit.cluster.detail.clone(),
             cluster: cockpit.cluster.name.clone(),
             region: cockpit.cluster.region.clone(),
             at: cockpit.now,
-            complete: cockpit.initial_sync_done,
+            complete: incomplete_reason.is_none(),
+            incomplete_reason,
             dns,
             gateways,
             flows,
@@ -400,11 +410,8 @@ impl Report {
         if !line.is_empty() {
             let _ = writeln!(out, "\n{}", line.join(" · "));
         }
-        if !self.complete {
-            let _ = writeln!(
-                out,
-                "\n_Partial: the source had not sent its full initial state when this was taken._"
-            );
+        if let Some(reason) = &self.incomplete_reason {
+            let _ = writeln!(out, "\n_Partial: {}._", md(reason));
         }
         for health in self.source_health.iter().filter(|h| h.failing()) {
             let _ = writeln!(
@@ -789,6 +796,81 @@ mod tests {
         assert_eq!(sources[0]["pane"], "nodes");
         assert_eq!(sources[0]["state"], "unavailable");
         assert!(report.to_markdown().contains("Nodes data is unavailable"));
+    }
+
+    #[test]
+    fn a_source_that_could_read_nothing_makes_the_report_incomplete() {
+        let mut cockpit = Cockpit::new(AnalysisConfig::default());
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let plugin = "error: SSO session expired (credential plugin `aws eks get-token`, exit 255)";
+        for pane in Pane::ALL {
+            let state = if pane == Pane::Gateways {
+                SourceState::Degraded {
+                    cause: plugin.into(),
+                }
+            } else {
+                SourceState::Unavailable {
+                    cause: plugin.into(),
+                }
+            };
+            cockpit.apply(Update::Source(SourceStatus {
+                pane,
+                source: "kubernetes".into(),
+                state,
+                at,
+            }));
+        }
+        cockpit.apply(Update::InitialSyncDone);
+        let report = Report::from_cockpit(&cockpit);
+        assert!(!report.complete);
+        assert_eq!(
+            report.incomplete_reason.as_deref(),
+            Some(format!("nothing could be read from the cluster: {plugin}").as_str())
+        );
+        assert!(
+            report
+                .to_markdown()
+                .contains("_Partial: nothing could be read")
+        );
+
+        // One source that answered is enough for a report.
+        let mut answered = SourceHealth::new("kubernetes", "https://api");
+        answered.last_success = Some(at);
+        cockpit.apply(Update::Health(answered));
+        assert!(Report::from_cockpit(&cockpit).complete);
+    }
+
+    #[test]
+    fn an_object_left_out_for_its_size_is_a_finding_until_it_is_back() {
+        use crate::domain::model::{ObjectRef, OversizedObject};
+        let mut cockpit = full_cockpit();
+        let before = cockpit.findings().len();
+        let left_out = |bytes| {
+            Update::Oversized(OversizedObject {
+                pane: Pane::Dns,
+                object: ObjectRef::namespaced("ConfigMap", "kube-system", "coredns"),
+                bytes,
+                limit: 3 << 20,
+            })
+        };
+        cockpit.apply(left_out(4_200_000));
+        let finding = cockpit
+            .findings()
+            .iter()
+            .find(|f| f.id == "data/oversized/ConfigMap/kube-system/coredns")
+            .cloned()
+            .expect("a finding");
+        assert_eq!(finding.pane, Pane::Dns);
+        assert_eq!(
+            finding.summary,
+            "ConfigMap kube-system/coredns is 4.2 MB, over the 3 MiB kockpit reads of one object: left out of this pane"
+        );
+        // Re-analysing the pane keeps it; the object back within the limit ends it.
+        let dns = cockpit.dns.clone().expect("dns");
+        cockpit.apply(Update::Dns(dns));
+        assert_eq!(cockpit.findings().len(), before + 1);
+        cockpit.apply(left_out(0));
+        assert_eq!(cockpit.findings().len(), before);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::limits;
 use super::model::{Capacity, RouteKind, ZoneRouting};
 use super::time::parse_duration;
 
@@ -771,8 +772,25 @@ fn merged_table(
     };
     // Checking the file on its own first gives exact positions for syntax, type and
     // unknown-field errors; every field has a default, so partial files deserialize.
+    if !limits::USER_FILE_BYTES.allows(text.len() as u64) {
+        return Err(invalid_at(
+            &source,
+            1,
+            1,
+            limits::USER_FILE_BYTES.exceeded("the file's size", format!("{} bytes", text.len())),
+        ));
+    }
     toml::from_str::<Scenario>(text).map_err(|e| from_toml(&source, &e))?;
     let table: toml::Table = toml::from_str(text).map_err(|e| from_toml(&source, &e))?;
+    if let Some((path, key)) = super::file_error::non_finite(&table, &mut Vec::new()) {
+        let (line, column) = super::file_error::locate_field(text, &path, &key).unwrap_or((1, 1));
+        return Err(invalid_at(
+            &source,
+            line,
+            column,
+            format!("`{key}` must be a finite number"),
+        ));
+    }
     chain.push(source);
     let Some(parent_name) = table.get("extends").and_then(|v| v.as_str()) else {
         return Ok(table);
@@ -862,6 +880,8 @@ fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
 
 /// A semantic problem, with the snippets most likely to point at its cause, best first.
 struct Problem {
+    /// The exact field, when the problem is one value: `(["workloads", "catalog"], "replicas")`.
+    field: Option<(Vec<String>, String)>,
     needles: Vec<String>,
     message: String,
 }
@@ -869,6 +889,7 @@ struct Problem {
 impl Problem {
     fn new(needles: &[String], message: String) -> Self {
         Problem {
+            field: None,
             needles: needles.to_vec(),
             message,
         }
@@ -876,6 +897,14 @@ impl Problem {
 }
 
 fn locate_problem(chain: &[Source], problem: Problem) -> ScenarioError {
+    if let Some((path, field)) = &problem.field {
+        for source in chain {
+            if let Some((line, column)) = super::file_error::locate_field(&source.text, path, field)
+            {
+                return invalid_at(source, line, column, problem.message);
+            }
+        }
+    }
     for needle in &problem.needles {
         for source in chain {
             if let Some((line, column)) = locate(&source.text, needle) {
@@ -911,9 +940,121 @@ const VALID_BUDGET_REASONS: [&str; 3] = ["Underutilized", "Empty", "Drifted"];
 const VALID_DISRUPTIONS: [&str; 3] = ["SpotInterrupted", "Drifted", "Expired"];
 const VALID_VPA_MODES: [&str; 4] = ["Off", "Initial", "Recreate", "Auto"];
 
+/// The sizes that decide what the simulator allocates, against `limits`: checked before
+/// anything else, so an absurd number ends in one line before the simulator builds a pod.
+fn check_limits(scenario: &Scenario) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let over = |problems: &mut Vec<Problem>, path: &[&str], field: &str, message: String| {
+        let path: Vec<String> = path.iter().map(|p| p.to_string()).collect();
+        let mut needles = vec![format!("[{}]", path.join("."))];
+        needles.push(format!("{field} ="));
+        problems.push(Problem {
+            field: Some((path, field.to_string())),
+            needles,
+            message,
+        });
+    };
+    if !limits::DNS_REPLICAS.allows(u64::from(scenario.dns.replicas)) {
+        over(
+            &mut problems,
+            &["dns"],
+            "replicas",
+            limits::DNS_REPLICAS.exceeded("CoreDNS replicas", scenario.dns.replicas),
+        );
+    }
+    let mut node_group_nodes = 0u64;
+    for (name, group) in &scenario.node_groups {
+        node_group_nodes += u64::from(group.nodes);
+        if !limits::NODE_GROUP_NODES.allows(u64::from(group.nodes)) {
+            over(
+                &mut problems,
+                &["node_groups", name],
+                "nodes",
+                limits::NODE_GROUP_NODES
+                    .exceeded(&format!("node group `{name}`: nodes"), group.nodes),
+            );
+        }
+    }
+    let mut pods = u64::from(scenario.dns.replicas);
+    for (name, workload) in &scenario.workloads {
+        let at = ["workloads", name.as_str()];
+        if !limits::WORKLOAD_REPLICAS.allows(u64::from(workload.replicas)) {
+            over(
+                &mut problems,
+                &at,
+                "replicas",
+                limits::WORKLOAD_REPLICAS
+                    .exceeded(&format!("workload `{name}`: replicas"), workload.replicas),
+            );
+        }
+        let hpa_max = workload.hpa.as_ref().map_or(0, |h| h.max_replicas);
+        if !limits::WORKLOAD_REPLICAS.allows(u64::from(hpa_max)) {
+            over(
+                &mut problems,
+                &at,
+                "hpa",
+                limits::WORKLOAD_REPLICAS
+                    .exceeded(&format!("workload `{name}`: HPA max_replicas"), hpa_max),
+            );
+        }
+        let names = u64::from(workload.dns.internal_names) + u64::from(workload.dns.external_names);
+        if !limits::DNS_NAMES.allows(names) {
+            over(
+                &mut problems,
+                &at,
+                "dns",
+                limits::DNS_NAMES.exceeded(&format!("workload `{name}`: DNS names"), names),
+            );
+        }
+        pods += match workload.kind {
+            WorkloadKind::DaemonSet => node_group_nodes.max(1),
+            _ => u64::from(workload.replicas.max(hpa_max)),
+        };
+    }
+    if problems.is_empty() && !limits::SCENARIO_PODS.allows(pods) {
+        over(
+            &mut problems,
+            &[],
+            "name",
+            limits::SCENARIO_PODS.exceeded(
+                "the scenario's pods (replicas and HPA maxima added up)",
+                pods,
+            ),
+        );
+    }
+    for disruption in &scenario.disruptions {
+        let needles = vec![
+            format!("nodepool = \"{}\"", disruption.nodepool),
+            "[[disruptions]]".to_string(),
+        ];
+        if !limits::NODE_GROUP_NODES.allows(u64::from(disruption.count)) {
+            problems.push(Problem::new(
+                &needles,
+                limits::NODE_GROUP_NODES.exceeded("a disruption's count", disruption.count),
+            ));
+        }
+        let too_short = |minutes: f64| minutes < limits::DISRUPTION_MINUTES_MIN;
+        if too_short(disruption.duration_minutes)
+            || disruption.repeat_every_minutes.is_some_and(too_short)
+        {
+            problems.push(Problem::new(
+                &needles,
+                format!(
+                    "a disruption lasts and repeats at least {} minute",
+                    limits::DISRUPTION_MINUTES_MIN
+                ),
+            ));
+        }
+    }
+    problems
+}
+
 /// Cross-references and value ranges the types alone cannot express.
 fn validate(scenario: &Scenario, known_instance_types: Option<&[&str]>) -> Vec<Problem> {
-    let mut problems = Vec::new();
+    let mut problems = check_limits(scenario);
+    if !problems.is_empty() {
+        return problems;
+    }
     let mut problem = |needles: Vec<String>, message: String| {
         problems.push(Problem::new(&needles, message));
     };
@@ -1532,6 +1673,56 @@ dns = { ndots = 5, lookups_per_sec = 50.0 }
         );
         let (_, _, _, problem) = expect_invalid(result);
         assert!(problem.contains("m6i.huge"), "{problem}");
+    }
+
+    #[test]
+    fn absurd_sizes_are_refused_at_the_line_that_sets_them() {
+        let text = SMALL.replace("replicas = 3", "replicas = 100000000");
+        let (origin, line, column, problem) = expect_invalid(parse(&text, "absurd.toml"));
+        assert_eq!((origin.as_str(), line, column), ("absurd.toml", 17, 1));
+        assert_eq!(
+            problem,
+            "workload `frontend`: replicas 100000000 is over kockpit's limit of 100000 replicas (a workload's replicas or HPA maximum)"
+        );
+
+        let nodes = SMALL.replace("nodes = 3", "nodes = 4000000");
+        let (_, line, _, problem) = expect_invalid(parse(&nodes, "nodes.toml"));
+        assert_eq!(line, 7, "{problem}");
+        assert!(
+            problem.contains("node group `system`: nodes 4000000"),
+            "{problem}"
+        );
+
+        // Each within its own limit, too many together.
+        let mut many = SMALL.replace("replicas = 3", "replicas = 90000");
+        for i in 0..12 {
+            many.push_str(&format!(
+                "\n[workloads.batch-{i}]\nnamespace = \"shop\"\nreplicas = 90000\n"
+            ));
+        }
+        let (_, _, _, problem) = expect_invalid(parse(&many, "many.toml"));
+        assert!(problem.contains("the scenario's pods"), "{problem}");
+        assert!(problem.contains("limit of 1000000 pods"), "{problem}");
+    }
+
+    #[test]
+    fn numbers_that_are_not_finite_are_refused() {
+        let text = SMALL.replace("replicas = 3", "replicas = 3\ncpu_request_m = inf");
+        let (_, line, column, problem) = expect_invalid(parse(&text, "inf.toml"));
+        assert_eq!((line, column), (18, 1));
+        assert_eq!(problem, "`cpu_request_m` must be a finite number");
+        let nan = format!("{SMALL}\n[dns]\nupstream_p99_ms = nan\n");
+        let (_, _, _, problem) = expect_invalid(parse(&nan, "nan.toml"));
+        assert_eq!(problem, "`upstream_p99_ms` must be a finite number");
+    }
+
+    #[test]
+    fn a_disruption_shorter_than_a_minute_is_refused() {
+        let text = format!(
+            "{SMALL}\n[[disruptions]]\nreason = \"Drifted\"\nnodepool = \"general\"\nduration_minutes = 0.001\nrepeat_every_minutes = 0.001\ncount = 1\n"
+        );
+        let (_, _, _, problem) = expect_invalid(parse(&text, "waves.toml"));
+        assert!(problem.contains("at least 1 minute"), "{problem}");
     }
 
     #[test]

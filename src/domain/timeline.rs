@@ -185,6 +185,7 @@ pub fn update_time(update: &Update) -> Option<Timestamp> {
         Update::Billing(b) => Some(b.at),
         // Health carries wall-clock times of requests, not the source time of the data.
         Update::Cluster(_)
+        | Update::Oversized(_)
         | Update::InitialSyncDone
         | Update::Notice { .. }
         | Update::Health(_) => None,
@@ -582,6 +583,7 @@ mod tests {
             pending_pods: Vec::new(),
             provisioning_seconds: Vec::new(),
             blockers: Vec::new(),
+            counted: None,
         })
     }
 

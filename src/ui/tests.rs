@@ -46,6 +46,7 @@ fn dns(minute: i64) -> DnsSnapshot {
                 qps: Some(1_100.0),
                 memory_mib: Some(131.0),
                 cpu_millicores: Some(420.0),
+                ip: None,
             },
             DnsPod {
                 name: HOSTILE.into(),
@@ -54,6 +55,7 @@ fn dns(minute: i64) -> DnsSnapshot {
                 qps: Some(900.0),
                 memory_mib: Some(98.0),
                 cpu_millicores: Some(380.0),
+                ip: None,
             },
         ],
         corefile: Some(
@@ -301,6 +303,7 @@ fn nodes(minute: i64, count: usize) -> NodeSnapshot {
             name: "checkout".into(),
             detail: "0 disruptions allowed".into(),
         }],
+        counted: None,
     }
 }
 

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::domain::limits;
+
 /// Why a dump could not be read at all (nothing in it could be found).
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -133,6 +135,23 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
     Ok(())
 }
 
+/// About how many bytes `value` takes as JSON: strings and keys by length, the rest a few
+/// bytes each. Cheap enough to run on every object of a dump.
+fn approx_bytes(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 8,
+        Value::String(text) => text.len() + 2,
+        Value::Array(items) => items.iter().map(approx_bytes).sum::<usize>() + 2,
+        Value::Object(map) => {
+            map.iter()
+                .map(|(key, value)| key.len() + 3 + approx_bytes(value))
+                .sum::<usize>()
+                + 2
+        }
+    }
+}
+
 fn flatten(value: Value, out: &mut Vec<Value>, report: &mut FileReport) {
     let is_list = value
         .get("kind")
@@ -148,7 +167,24 @@ fn flatten(value: Value, out: &mut Vec<Value>, report: &mut FileReport) {
             }
         }
     } else if value.get("kind").is_some() && value.get("metadata").is_some() {
-        out.push(value);
+        let bytes = approx_bytes(&value);
+        if limits::OBJECT_BYTES.allows(bytes as u64) {
+            out.push(value);
+        } else {
+            let kind = value
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let name = value
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            report.skip(format!(
+                "{kind} {name}: {} is over kockpit's limit of {} for one object",
+                crate::domain::format::bytes(bytes as f64),
+                limits::OBJECT_BYTES.shown()
+            ));
+        }
     } else if !value.is_null() {
         report.skip("a document without kind or metadata");
     }
@@ -195,7 +231,7 @@ pub fn load(path: &Path) -> Result<Dump, ManifestError> {
     for path in paths {
         let mut report = FileReport::new(&path);
         let json = path.extension().is_some_and(|e| e == "json");
-        let parsed = std::fs::read_to_string(&path)
+        let parsed = crate::backend::files::read_to_string(&path, limits::DUMP_FILE_BYTES)
             .map_err(|e| format!("cannot read: {e}"))
             .and_then(|text| parse_into(&text, json, &mut report));
         match parsed {
@@ -223,6 +259,21 @@ mod tests {
         assert_eq!(objects.len(), 2);
         assert_eq!(objects[0]["metadata"]["name"], "a");
         assert_eq!(objects[1]["kind"], "Namespace");
+    }
+
+    #[test]
+    fn an_object_over_the_limit_is_skipped_and_named() {
+        let huge = "x".repeat(limits::OBJECT_BYTES.max as usize + 1);
+        let text = format!(
+            "{{\"kind\":\"List\",\"items\":[{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"coredns\",\"namespace\":\"kube-system\"}},\"data\":{{\"Corefile\":\"{huge}\"}}}}]}}"
+        );
+        let mut report = FileReport::default();
+        let objects = parse_into(&text, true, &mut report).unwrap_or_default();
+        assert!(objects.is_empty());
+        assert_eq!(
+            report.line(),
+            ": nothing loaded; skipped ConfigMap coredns: 3.1 MB is over kockpit's limit of 3 MiB for one object"
+        );
     }
 
     #[test]

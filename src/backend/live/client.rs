@@ -1,13 +1,16 @@
 //! Connecting to the cluster: the kubeconfig from `--kubeconfig`, `KUBECONFIG` or
 //! `~/.kube/config`, the chosen context, and timeouts that suit watches and long paginated
-//! lists. EKS's exec plugin (`aws eks get-token`) runs through kube's own exec support.
+//! lists. An exec credential plugin (EKS's `aws eks get-token`) is run by kockpit's own
+//! `credential_plugin`, with a deadline, instead of kube's.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 
+use super::credential_plugin::{self, ExecAuthLayer, ExecPlugin};
 use crate::domain::model::ClusterInfo;
 
 /// How long to wait for a TCP/TLS connection to the API server.
@@ -40,6 +43,9 @@ pub struct LiveOptions {
     pub cloudwatch: bool,
     /// Read east-west bytes from VPC Flow Logs in CloudWatch Logs (`--flow-logs`).
     pub flow_logs: Option<super::cloudwatch::flowlogs::FlowLogsOptions>,
+    /// How long the kubeconfig's exec credential plugin may take (`--exec-timeout`);
+    /// `credential_plugin::DEFAULT_TIMEOUT` when `None`.
+    pub exec_timeout: Option<Duration>,
 }
 
 pub struct Connection {
@@ -47,6 +53,9 @@ pub struct Connection {
     pub cluster: ClusterInfo,
     /// The API server's URL, for the source-health view.
     pub endpoint: String,
+    /// The kubeconfig user's exec credential plugin, when it has one: the panes say when
+    /// they wait for it or it failed.
+    pub plugin: Option<Arc<ExecPlugin>>,
 }
 
 fn read_kubeconfig(options: &LiveOptions) -> Result<Kubeconfig, KubeconfigError> {
@@ -116,9 +125,34 @@ pub async fn connect(options: &LiveOptions) -> Result<Connection, ConnectError> 
         Some(namespace) => format!("{server}, namespace {namespace}"),
         None => server,
     };
-    let client = Client::try_from(config)?;
+    // kube would run the plugin itself, synchronously and with no deadline: it is taken out
+    // of the config and run by kockpit instead (only where kube would have used it: no
+    // token, password or auth provider comes before it).
+    let auth = &config.auth_info;
+    let uses_exec = auth.auth_provider.is_none()
+        && auth.token.is_none()
+        && auth.token_file.is_none()
+        && auth.password.is_none();
+    let exec = if uses_exec {
+        config.auth_info.exec.take()
+    } else {
+        None
+    };
+    let builder = kube::client::ClientBuilder::try_from(config)?;
+    let (client, plugin) = match exec {
+        Some(exec) => {
+            let timeout = options
+                .exec_timeout
+                .unwrap_or(credential_plugin::DEFAULT_TIMEOUT);
+            let plugin = Arc::new(ExecPlugin::new(&exec, timeout));
+            let client = builder.with_layer(&ExecAuthLayer(plugin.clone())).build();
+            (client, Some(plugin))
+        }
+        None => (builder.build(), None),
+    };
     Ok(Connection {
         client,
+        plugin,
         endpoint,
         cluster: ClusterInfo {
             name,
@@ -142,6 +176,21 @@ pub async fn server_clock_offset(client: &Client) -> Option<chrono::Duration> {
     let server = chrono::DateTime::parse_from_rfc2822(date).ok()?;
     let offset = server.with_timezone(&chrono::Utc) - chrono::Utc::now();
     (offset.num_seconds().abs() >= 2).then_some(offset)
+}
+
+/// Whether the API server answers at all: `GET /version`, whose answer (any status) is
+/// cheap for the server. A plugin that gave no token is named in its own words.
+pub async fn probe(client: &Client) -> Result<(), String> {
+    let request = hyper::Request::get("/version")
+        .body(kube::client::Body::from(Vec::new()))
+        .map_err(|e| e.to_string())?;
+    match client.send(request).await {
+        Ok(_) => Ok(()),
+        Err(error) => Err(match credential_plugin::plugin_error(&error) {
+            Some(plugin) => plugin.to_string(),
+            None => error.to_string(),
+        }),
+    }
 }
 
 /// The AWS region in an EKS cluster ARN (`arn:aws:eks:eu-west-1:…`) or API endpoint

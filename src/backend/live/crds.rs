@@ -500,7 +500,7 @@ pub fn node_claim(object: &NodeClaimObject) -> NodeClaimProjection {
             .labels
             .as_ref()
             .and_then(|l| l.get("karpenter.sh/nodepool"))
-            .cloned(),
+            .map(|value| crate::domain::limits::clip_label_bytes(value).to_string()),
         node: status.node_name.clone().filter(|n| !n.is_empty()),
         created: meta
             .creation_timestamp

@@ -75,6 +75,8 @@ struct ApiServer {
     last_error: Option<(String, Timestamp)>,
     answered: u64,
     failed: u64,
+    /// How long the last liveness probe took.
+    last_probe_ms: Option<f64>,
 }
 
 /// Everything the backend knows about its watchers' health.
@@ -84,6 +86,11 @@ pub struct Health {
     not_installed: BTreeMap<Pane, String>,
     discovery_settled: bool,
     api: ApiServer,
+    /// "credential plugin `…` has not answered for 12s": every request waits on it.
+    credentials_waiting: Option<String>,
+    /// The API server stopped answering the probe: since when its data is not known to be
+    /// current, and why.
+    unresponsive: Option<(Timestamp, String)>,
 }
 
 /// A pane's state, and the instant its data was last known to be current (None: now).
@@ -102,6 +109,8 @@ fn cause(kind: ObjectKind, failure: &WatchFailure, scope: &str) -> String {
         ),
         WatchFailure::NotFound(_) => format!("{} not found on the server", rbac_name(kind)),
         WatchFailure::Gone => format!("{}: relisting after 410 Gone", kind.resource()),
+        // The same for every kind: said once, in the plugin's words.
+        WatchFailure::Credentials(message) => message.clone(),
         WatchFailure::Other(error) => format!("{}: {error}", kind.resource()),
     }
 }
@@ -151,6 +160,10 @@ impl Health {
     }
 
     pub fn failed(&mut self, kind: ObjectKind, failure: WatchFailure, at: Timestamp) {
+        if matches!(failure, WatchFailure::Credentials(_)) {
+            // The plugin has given its answer: no longer waited for.
+            self.credentials_waiting = None;
+        }
         if let Some(health) = self.kinds.get_mut(&kind) {
             self.api.failed += 1;
             self.api.last_error = Some((cause(kind, &failure, &health.scope), at));
@@ -165,6 +178,39 @@ impl Health {
             health.failure = None;
             health.failing_since = None;
         }
+    }
+
+    /// The credential plugin is running (the note says which and for how long), or not.
+    pub fn credentials_waiting(&mut self, note: Option<String>, at: Timestamp) {
+        if let Some(note) = &note {
+            self.api.last_error = Some((note.clone(), at));
+        }
+        self.credentials_waiting = note;
+    }
+
+    /// The API server answered the liveness probe. True when it had stopped answering
+    /// before, so the panes change.
+    pub fn probe_answered(&mut self, at: Timestamp, latency_ms: f64) -> bool {
+        self.heard(at);
+        self.api.last_probe_ms = Some(latency_ms);
+        self.unresponsive.take().is_some()
+    }
+
+    /// The probe got no answer in time: every pane's data is as old as the last answer.
+    /// True when the server had been answering until now, so the panes change.
+    pub fn probe_failed(&mut self, cause: String, at: Timestamp) -> bool {
+        let was_answering = self.unresponsive.is_none();
+        self.api.failed += 1;
+        let cause = format!("API server not answering: {cause}");
+        self.api.last_error = Some((cause.clone(), at));
+        let since = self
+            .unresponsive
+            .as_ref()
+            .map(|(since, _)| *since)
+            .or(self.api.last_success)
+            .unwrap_or(at);
+        self.unresponsive = Some((since, cause));
+        was_answering
     }
 
     /// The pane's source is not installed: `what` names it for the user.
@@ -185,7 +231,7 @@ impl Health {
     pub fn source(&self, endpoint: &str) -> SourceHealth {
         let mut health = SourceHealth::new("kubernetes", endpoint);
         health.last_success = self.api.last_success;
-        health.latency_ms = self.api.last_list_ms;
+        health.latency_ms = self.api.last_list_ms.or(self.api.last_probe_ms);
         health.queries_ok = self.api.answered;
         health.queries_failed = self.api.failed;
         if let Some((error, at)) = &self.api.last_error {
@@ -200,6 +246,18 @@ impl Health {
         let mut unavailable = Vec::new();
         let mut degraded = Vec::new();
         let mut stale_since: Option<Timestamp> = None;
+        let listed = |kind: &ObjectKind| self.kinds.get(kind).is_some_and(|k| k.listed);
+        if let Some(note) = &self.credentials_waiting
+            && !primary.iter().any(listed)
+        {
+            unavailable.push(note.clone());
+        }
+        if let Some((since, cause)) = &self.unresponsive
+            && primary.iter().any(listed)
+        {
+            stale_since = Some(*since);
+            degraded.push(cause.clone());
+        }
         for (kind, is_primary) in primary
             .iter()
             .map(|k| (*k, true))
@@ -222,10 +280,14 @@ impl Health {
             }
             let fatal =
                 is_primary && (matches!(failure, WatchFailure::Forbidden(_)) || !health.listed);
-            if fatal {
-                unavailable.push(cause);
+            let causes = if fatal {
+                &mut unavailable
             } else {
-                degraded.push(cause);
+                &mut degraded
+            };
+            // Every kind fails alike when the plugin or the connection does: said once.
+            if !causes.contains(&cause) {
+                causes.push(cause);
             }
         }
         let state = if !unavailable.is_empty() {
@@ -343,6 +405,60 @@ mod tests {
             back.last_error.as_deref(),
             Some("nodes: connection refused")
         );
+    }
+
+    #[test]
+    fn a_credential_plugin_is_named_once_in_its_own_words() {
+        let mut health = Health::default();
+        health.started(ObjectKind::Deployment, "cluster-wide");
+        health.started(ObjectKind::Pod, "cluster-wide");
+        health.credentials_waiting(
+            Some("credential plugin `aws eks get-token` has not answered for 3s".into()),
+            at(3),
+        );
+        assert_eq!(
+            health.pane(Pane::Dns).state,
+            SourceState::Unavailable {
+                cause: "credential plugin `aws eks get-token` has not answered for 3s".into()
+            }
+        );
+        assert!(health.source("https://api").failing());
+        health.credentials_waiting(None, at(20));
+        let message =
+            "error: SSO session expired (credential plugin `aws eks get-token`, exit 255)";
+        for kind in [ObjectKind::Deployment, ObjectKind::Pod] {
+            health.failed(kind, WatchFailure::Credentials(message.into()), at(20));
+        }
+        assert_eq!(
+            health.pane(Pane::Dns).state,
+            SourceState::Unavailable {
+                cause: message.into()
+            }
+        );
+    }
+
+    #[test]
+    fn an_api_server_that_stops_answering_makes_every_listed_pane_stale() {
+        let mut health = Health::default();
+        health.started(ObjectKind::Node, "cluster-wide");
+        health.heard(at(1));
+        health.listed(ObjectKind::Node);
+        assert!(!health.probe_answered(at(5), 3.0), "nothing changed");
+        assert!(health.probe_failed("no answer within 5s".into(), at(12)));
+        let nodes = health.pane(Pane::Nodes);
+        assert_eq!(
+            nodes.state,
+            SourceState::Degraded {
+                cause: "API server not answering: no answer within 5s".into()
+            }
+        );
+        assert_eq!(nodes.stale_since, Some(at(5)), "as old as the last answer");
+        assert!(!health.probe_failed("no answer within 5s".into(), at(20)));
+        assert_eq!(health.pane(Pane::Nodes).stale_since, Some(at(5)));
+        assert!(health.source("https://api").failing());
+        assert!(health.probe_answered(at(25), 2.0));
+        assert_eq!(health.pane(Pane::Nodes).state, SourceState::Ok);
+        assert!(!health.source("https://api").failing());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod client;
 /// Load balancer, Container Insights and billing figures from CloudWatch (`--cloudwatch`).
 pub mod cloudwatch;
 pub mod crds;
+pub mod credential_plugin;
 pub mod discovery;
 pub mod health;
 /// A dump's manifests to the projections their watchers would make.
@@ -17,6 +18,8 @@ pub mod prometheus;
 pub mod slim;
 mod task;
 pub mod watch;
+/// About how large an object is, to leave out those over the limit.
+pub mod weigh;
 pub mod writer;
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::domain::assemble::quantity::{cpu_millicores, memory_mib};
 use crate::domain::assemble::*;
+use crate::domain::limits;
 use crate::domain::model::Capacity;
 use crate::domain::time::Timestamp;
 
@@ -48,12 +49,20 @@ fn namespace_of(meta: &ObjectMeta) -> String {
     meta.namespace.clone().unwrap_or_default()
 }
 
+/// A label's value, clipped to `limits::LABEL_VALUE_CHARS`.
 fn label<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
-    meta.labels.as_ref()?.get(key).map(String::as_str)
+    meta.labels
+        .as_ref()?
+        .get(key)
+        .map(|value| limits::clip_label_bytes(value))
 }
 
+/// An annotation's value, clipped like a label's.
 fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
-    meta.annotations.as_ref()?.get(key).map(String::as_str)
+    meta.annotations
+        .as_ref()?
+        .get(key)
+        .map(|value| limits::clip_label_bytes(value))
 }
 
 fn created(meta: &ObjectMeta) -> Option<Timestamp> {

@@ -25,8 +25,10 @@ use super::project;
 use super::watch::{self, WatchMessage};
 use crate::backend::{Command, UpdateSender};
 use crate::domain::assemble::{self, Changed, ClusterObjects, ObjectKind, Projection};
+use crate::domain::limits;
 use crate::domain::model::{
-    ClusterInfo, FlowUnit, Pane, RouteKind, SourceHealth, SourceState, SourceStatus, Update,
+    ClusterInfo, FlowUnit, ObjectRef, OversizedObject, Pane, RouteKind, SourceHealth, SourceState,
+    SourceStatus, Update,
 };
 use crate::domain::time::Timestamp;
 
@@ -49,6 +51,11 @@ pub const KARPENTER: &str = "Karpenter (karpenter.sh/v1 NodePool)";
 
 /// How long to wait for the server's clock before assuming it agrees with ours.
 const CLOCK_CHECK: Duration = Duration::from_secs(5);
+/// How often the API server is asked whether it still answers, once the lists are in.
+const PROBE_EVERY: Duration = Duration::from_secs(2);
+/// How long a probe may take: a hung server shows as stale within about
+/// `PROBE_EVERY + PROBE_TIMEOUT`.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn now() -> Timestamp {
     chrono::Utc::now()
@@ -81,6 +88,20 @@ struct Live {
     endpoint: String,
     /// What each source's health was when last sent.
     sent_health: BTreeMap<String, SourceHealth>,
+    /// Objects left out for their size (or back within it) since the last flush.
+    oversized: Vec<OversizedObject>,
+}
+
+/// The pane an object kind matters most to: the first that cannot do without it, else the
+/// first it fills in details for.
+fn pane_of(kind: ObjectKind) -> Pane {
+    let needs = |primary: bool| {
+        Pane::ALL.into_iter().find(|pane| {
+            let (needed, details) = super::health::pane_kinds(*pane);
+            if primary { needed } else { details }.contains(&kind)
+        })
+    };
+    needs(true).or_else(|| needs(false)).unwrap_or(Pane::Nodes)
 }
 
 impl Live {
@@ -127,6 +148,22 @@ impl Live {
                 self.health.recovered(kind);
                 self.dirty = true;
             }
+            WatchMessage::Oversized { kind, key, bytes } => {
+                if bytes > 0 {
+                    self.objects.remove(kind, &key, at);
+                }
+                let namespace = (!key.namespace.is_empty()).then(|| key.namespace.clone());
+                self.oversized.push(OversizedObject {
+                    pane: pane_of(kind),
+                    object: ObjectRef {
+                        kind: kind.kind_name().to_string(),
+                        namespace,
+                        name: key.name,
+                    },
+                    bytes,
+                    limit: limits::OBJECT_BYTES.max,
+                });
+            }
         }
     }
 
@@ -159,6 +196,31 @@ impl Live {
             (Some(metrics), _) => Some(metrics),
             (None, logs) => logs,
         }
+    }
+
+    /// Before the server's clock is known (the first request may wait for a credential
+    /// plugin): only the pane states that say something is wrong, and no clock, which would
+    /// otherwise run ahead of the server's and hold back every later instant.
+    fn early_states(&mut self, at: Timestamp) -> Vec<Update> {
+        let mut batch = Vec::new();
+        for pane in Pane::ALL {
+            let health = self.health.pane(pane);
+            if health.state == SourceState::Ok {
+                continue;
+            }
+            let current = (health.state.clone(), health.stale_since);
+            if self.sent_states.get(&pane) == Some(&current) {
+                continue;
+            }
+            self.sent_states.insert(pane, current);
+            batch.push(Update::Source(SourceStatus {
+                pane,
+                source: SOURCE.to_string(),
+                state: health.state,
+                at,
+            }));
+        }
+        batch
     }
 
     /// Something waits to go out: changed objects, or a change that touches every pane.
@@ -249,6 +311,7 @@ impl Live {
                 at: health.stale_since.unwrap_or(at),
             }));
         }
+        batch.extend(self.oversized.drain(..).map(Update::Oversized));
         batch.push(Update::Clock { at });
         // CloudWatch: load balancer, usage and billing figures into the snapshots.
         if let Some(cloudwatch) = self.cloudwatch.as_mut() {
@@ -655,6 +718,63 @@ async fn report_unreachable(options: &LiveOptions, updates: &UpdateSender, cause
     send_all(updates, batch).await
 }
 
+/// What runs once the server's clock is known: the watchers, discovery and, after the
+/// initial sync, the liveness probe.
+#[derive(Default)]
+struct Tasks {
+    watchers: Vec<JoinHandle<()>>,
+    discovery: Option<JoinHandle<()>>,
+    probe: Option<JoinHandle<()>>,
+}
+
+impl Tasks {
+    fn stop(&self) {
+        self.watchers.iter().for_each(JoinHandle::abort);
+        self.discovery.iter().for_each(JoinHandle::abort);
+        self.probe.iter().for_each(JoinHandle::abort);
+    }
+}
+
+/// What the probe found.
+enum ProbeReport {
+    Answered { latency_ms: f64 },
+    Failed { cause: String },
+}
+
+/// Asks the API server a cheap question every `PROBE_EVERY`: a watch is silent when
+/// nothing changes, so without this a server that hangs (SIGSTOP, a wedged etcd) would go
+/// unnoticed while every pane looked current.
+fn spawn_probe(
+    client: Client,
+    plugin: Option<std::sync::Arc<super::credential_plugin::ExecPlugin>>,
+    reports: mpsc::Sender<ProbeReport>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(PROBE_EVERY).await;
+            let started = tokio::time::Instant::now();
+            let report = match tokio::time::timeout(PROBE_TIMEOUT, client::probe(&client)).await {
+                Ok(Ok(())) => ProbeReport::Answered {
+                    latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+                },
+                Ok(Err(cause)) => ProbeReport::Failed { cause },
+                Err(_) => ProbeReport::Failed {
+                    // A request that waited for the plugin is the plugin's fault.
+                    cause: plugin
+                        .as_ref()
+                        .and_then(|p| p.status().waiting_note(p.timeout()))
+                        .unwrap_or_else(|| {
+                            format!("no answer within {}s", PROBE_TIMEOUT.as_secs())
+                        }),
+                },
+            };
+            if reports.send(report).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
 pub async fn run(
     options: LiveOptions,
     updates: UpdateSender,
@@ -671,12 +791,8 @@ pub async fn run(
         }
     };
     let client = connection.client;
+    let plugin = connection.plugin;
     let namespace = options.namespace.as_deref();
-    let clock_offset = tokio::time::timeout(CLOCK_CHECK, client::server_clock_offset(&client))
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default();
     let mut live = Live {
         objects: ClusterObjects::default(),
         health: Health::default(),
@@ -685,7 +801,7 @@ pub async fn run(
         dirty: false,
         sent_states: BTreeMap::new(),
         sync_sent: false,
-        clock_offset,
+        clock_offset: chrono::Duration::zero(),
         metrics: options
             .prometheus
             .as_ref()
@@ -711,6 +827,7 @@ pub async fn run(
         }),
         endpoint: connection.endpoint.clone(),
         sent_health: BTreeMap::new(),
+        oversized: Vec::new(),
     };
     if updates
         .send(Update::Cluster(connection.cluster))
@@ -719,10 +836,25 @@ pub async fn run(
     {
         return;
     }
+    // The server's clock first (a credential plugin may make that wait): the watchers start
+    // when it is known, while the loop below already answers commands and shows the wait.
+    let (clock_sender, mut clock) = tokio::sync::oneshot::channel();
+    let clock_task = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let offset = tokio::time::timeout(CLOCK_CHECK, client::server_clock_offset(&client))
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let _ = clock_sender.send(offset);
+        }
+    });
+    let mut clock_known = false;
     let (sender, mut reports) = mpsc::channel(WATCH_QUEUE);
-    let mut watchers = start_core(&client, namespace, &sender, &mut live.health);
     let (discovery_sender, mut discoveries) = mpsc::channel(4);
-    let discovery_task = spawn_discovery(client.clone(), discovery_sender);
+    let (probe_sender, mut probes) = mpsc::channel(4);
+    let mut tasks = Tasks::default();
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut commands_open = true;
@@ -730,13 +862,21 @@ pub async fn run(
     // When the changes applied so far go out (after the initial sync; before it, each tick).
     let mut flush_at: Option<tokio::time::Instant> = None;
     let mut last_flush = tokio::time::Instant::now();
-    let stop = |watchers: &[JoinHandle<()>]| {
-        discovery_task.abort();
-        watchers.iter().for_each(JoinHandle::abort);
+    let stop = |tasks: &Tasks| {
+        clock_task.abort();
+        tasks.stop();
     };
     loop {
         let mut batch = Vec::new();
         tokio::select! {
+            offset = &mut clock, if !clock_known => {
+                clock_known = true;
+                live.clock_offset = offset.unwrap_or_default();
+                // Sent again on the server's clock.
+                live.sent_states.clear();
+                tasks.watchers = start_core(&client, namespace, &sender, &mut live.health);
+                tasks.discovery = Some(spawn_discovery(client.clone(), discovery_sender.clone()));
+            }
             Some(message) = reports.recv() => {
                 let at = live.now();
                 live.apply(message, at);
@@ -744,7 +884,7 @@ pub async fn run(
             report = discoveries.recv(), if discovery_open => match report {
                 Some(DiscoveryReport::Found(installed)) => {
                     tracing::info!(kinds = installed.kinds.len(), "optional APIs discovered");
-                    watchers.extend(start_crds(&client, namespace, &installed, &sender, &mut live.health));
+                    tasks.watchers.extend(start_crds(&client, namespace, &installed, &sender, &mut live.health));
                     live.health.discovery_settled();
                     live.dirty = true;
                 }
@@ -752,8 +892,23 @@ pub async fn run(
                 Some(DiscoveryReport::Failed) => live.health.discovery_settled(),
                 None => discovery_open = false,
             },
+            Some(report) = probes.recv() => {
+                let at = live.now();
+                let changed = match report {
+                    ProbeReport::Answered { latency_ms } => live.health.probe_answered(at, latency_ms),
+                    ProbeReport::Failed { cause } => {
+                        tracing::warn!(%cause, "API server probe failed");
+                        live.health.probe_failed(cause, at)
+                    }
+                };
+                // Every pane's age follows the server's: sent again only when that changes.
+                live.dirty |= changed;
+            }
             _ = ticker.tick() => {
-                batch = live.flush(live.now());
+                let at = live.now();
+                let waiting = plugin.as_ref().and_then(|p| p.status().waiting_note(p.timeout()));
+                live.health.credentials_waiting(waiting, at);
+                batch = if clock_known { live.flush(at) } else { live.early_states(at) };
                 batch.extend(live.health_updates());
                 flush_at = None;
                 last_flush = tokio::time::Instant::now();
@@ -765,14 +920,14 @@ pub async fn run(
             }
             command = commands.recv(), if commands_open => match command {
                 Some(Command::Shutdown) => {
-                    stop(&watchers);
+                    stop(&tasks);
                     return;
                 }
                 Some(_) => {}
                 None => commands_open = false,
             },
             () = updates.closed() => {
-                stop(&watchers);
+                stop(&tasks);
                 return;
             }
         }
@@ -786,13 +941,18 @@ pub async fn run(
             batch.extend(live.flush(live.now()));
             batch.push(Update::InitialSyncDone);
             last_flush = tokio::time::Instant::now();
+            tasks.probe = Some(spawn_probe(
+                client.clone(),
+                plugin.clone(),
+                probe_sender.clone(),
+            ));
         }
         if live.sync_sent && flush_at.is_none() && live.pending() {
             let soon = tokio::time::Instant::now() + COALESCE;
             flush_at = Some(soon.max(last_flush + MIN_FLUSH_INTERVAL));
         }
         if !batch.is_empty() && !send_all(&updates, batch).await {
-            stop(&watchers);
+            stop(&tasks);
             return;
         }
     }

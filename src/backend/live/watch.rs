@@ -5,6 +5,7 @@
 //! store drops what a relist did not deliver when it is complete. Failures and recoveries
 //! are reported as they happen.
 
+use std::collections::HashSet;
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +21,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::weigh::Weigh;
 use crate::domain::assemble::{ObjectKey, ObjectKind, Projection};
+use crate::domain::limits;
 
 /// Objects per page of the initial list: big clusters list in many small requests instead of
 /// one response that may take minutes (and hold the whole list in memory at once).
@@ -61,6 +64,13 @@ pub enum WatchMessage {
     Recovered {
         kind: ObjectKind,
     },
+    /// An object of the kind is over `limits::OBJECT_BYTES` and left out (`bytes` about its
+    /// size); `bytes` 0: an object left out before is gone or small enough again.
+    Oversized {
+        kind: ObjectKind,
+        key: ObjectKey,
+        bytes: u64,
+    },
 }
 
 /// Why a watch failed, in the terms the pane states use.
@@ -75,6 +85,9 @@ pub enum WatchFailure {
     /// The watch's resourceVersion expired (HTTP 410); the watcher relists.
     #[error("resource version expired (410 Gone); relisting")]
     Gone,
+    /// The kubeconfig's credential plugin gave no token; its own message.
+    #[error("{0}")]
+    Credentials(String),
     /// Anything else: connection refused, timeouts, 5xx, malformed responses.
     #[error("{0}")]
     Other(String),
@@ -90,6 +103,9 @@ fn from_status(code: u16, message: &str) -> WatchFailure {
 }
 
 fn from_client_error(error: &kube::Error) -> WatchFailure {
+    if let Some(plugin) = super::credential_plugin::plugin_error(error) {
+        return WatchFailure::Credentials(plugin.to_string());
+    }
     match error {
         kube::Error::Api(status) => from_status(status.code, &status.message),
         other => WatchFailure::Other(other.to_string()),
@@ -140,6 +156,35 @@ fn key_of<K: Resource>(object: &K) -> ObjectKey {
     )
 }
 
+/// The projection of an object within the size limit; an object over it is reported
+/// (once) and treated as absent, and one that comes back within it is reported again.
+fn within_limit<K: Resource + Weigh>(
+    kind: ObjectKind,
+    project: &impl Fn(&K) -> Option<Projection>,
+    object: &K,
+    oversized: &mut HashSet<ObjectKey>,
+    messages: &mut Vec<WatchMessage>,
+) -> Option<Projection> {
+    let projection = project(object)?;
+    let key = key_of(object);
+    let bytes = object.approx_bytes() as u64;
+    if limits::OBJECT_BYTES.allows(bytes) {
+        if oversized.remove(&key) {
+            messages.push(WatchMessage::Oversized {
+                kind,
+                key,
+                bytes: 0,
+            });
+        }
+        return Some(projection);
+    }
+    tracing::warn!(resource = kind.resource(), object = ?key, bytes, "object over the size limit left out");
+    if oversized.insert(key.clone()) {
+        messages.push(WatchMessage::Oversized { kind, key, bytes });
+    }
+    None
+}
+
 /// Starts watching `api` on its own task. `project` keeps what the panes need, or `None` for
 /// objects kockpit does not track (those are then also dropped from the store).
 pub fn spawn<K, F>(
@@ -150,10 +195,12 @@ pub fn spawn<K, F>(
     sender: mpsc::Sender<WatchMessage>,
 ) -> JoinHandle<()>
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Weigh + 'static,
     F: Fn(&K) -> Option<Projection> + Send + 'static,
 {
     tokio::spawn(async move {
+        // Keys of objects left out for their size, to say when they are gone.
+        let mut oversized: HashSet<ObjectKey> = HashSet::new();
         let last_delay_ms = Arc::new(AtomicU64::new(0));
         let backoff = ObservedBackoff {
             inner: DefaultBackoff::default(),
@@ -182,6 +229,7 @@ where
                 }
             };
             let Some(item) = item else { return };
+            let mut extra = Vec::new();
             let message = match item {
                 Ok(event) => {
                     if recovers_at.take().is_some()
@@ -195,7 +243,13 @@ where
                             Some(WatchMessage::Relisting { kind })
                         }
                         Event::InitApply(object) => {
-                            batch.extend(project(&object));
+                            batch.extend(within_limit(
+                                kind,
+                                &project,
+                                &object,
+                                &mut oversized,
+                                &mut extra,
+                            ));
                             (batch.len() >= PAGE_SIZE as usize).then(|| WatchMessage::Page {
                                 kind,
                                 objects: std::mem::take(&mut batch),
@@ -205,17 +259,27 @@ where
                             kind,
                             objects: std::mem::take(&mut batch),
                         }),
-                        Event::Apply(object) => Some(match project(&object) {
-                            Some(projection) => WatchMessage::Applied(Box::new(projection)),
-                            None => WatchMessage::Deleted {
-                                kind,
-                                key: key_of(&object),
+                        Event::Apply(object) => Some(
+                            match within_limit(kind, &project, &object, &mut oversized, &mut extra)
+                            {
+                                Some(projection) => WatchMessage::Applied(Box::new(projection)),
+                                None => WatchMessage::Deleted {
+                                    kind,
+                                    key: key_of(&object),
+                                },
                             },
-                        }),
-                        Event::Delete(object) => Some(WatchMessage::Deleted {
-                            kind,
-                            key: key_of(&object),
-                        }),
+                        ),
+                        Event::Delete(object) => {
+                            let key = key_of(&object);
+                            if oversized.remove(&key) {
+                                extra.push(WatchMessage::Oversized {
+                                    kind,
+                                    key: key.clone(),
+                                    bytes: 0,
+                                });
+                            }
+                            Some(WatchMessage::Deleted { kind, key })
+                        }
                     }
                 }
                 Err(error) => {
@@ -226,11 +290,84 @@ where
                     Some(WatchMessage::Failed { kind, failure })
                 }
             };
-            if let Some(message) = message
-                && sender.send(message).await.is_err()
-            {
-                return;
+            for message in extra.into_iter().chain(message) {
+                if sender.send(message).await.is_err() {
+                    return;
+                }
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    fn corefile_map(corefile_bytes: usize) -> ConfigMap {
+        let mut map = ConfigMap::default();
+        map.metadata.namespace = Some("kube-system".into());
+        map.metadata.name = Some("coredns".into());
+        map.data = Some(
+            [("Corefile".to_string(), "#".repeat(corefile_bytes))]
+                .into_iter()
+                .collect(),
+        );
+        map
+    }
+
+    #[test]
+    fn an_object_over_the_limit_is_left_out_once_and_back_when_it_shrinks() {
+        let project =
+            |o: &ConfigMap| Some(Projection::ConfigMap(super::super::project::config_map(o)));
+        let mut oversized = HashSet::new();
+        let mut messages = Vec::new();
+        let huge = corefile_map(limits::OBJECT_BYTES.max as usize + 1);
+        let kept = within_limit(
+            ObjectKind::ConfigMap,
+            &project,
+            &huge,
+            &mut oversized,
+            &mut messages,
+        );
+        assert!(kept.is_none());
+        let key = ObjectKey::new("kube-system", "coredns");
+        assert!(matches!(
+            messages.as_slice(),
+            [WatchMessage::Oversized { kind: ObjectKind::ConfigMap, key: k, bytes }] if *k == key && *bytes > limits::OBJECT_BYTES.max
+        ));
+        // Modified and still too large: not reported again.
+        messages.clear();
+        assert!(
+            within_limit(
+                ObjectKind::ConfigMap,
+                &project,
+                &huge,
+                &mut oversized,
+                &mut messages
+            )
+            .is_none()
+        );
+        assert!(messages.is_empty());
+        // Small again: kept, and the finding can end.
+        let small = corefile_map(100);
+        assert!(
+            within_limit(
+                ObjectKind::ConfigMap,
+                &project,
+                &small,
+                &mut oversized,
+                &mut messages
+            )
+            .is_some()
+        );
+        assert_eq!(
+            messages,
+            vec![WatchMessage::Oversized {
+                kind: ObjectKind::ConfigMap,
+                key,
+                bytes: 0
+            }]
+        );
+    }
 }

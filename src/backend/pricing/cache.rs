@@ -89,7 +89,8 @@ impl PriceCache {
 
     /// The cache at `path`; `None` when there is none yet.
     pub fn read(path: &Path) -> Result<Option<PriceCache>, CacheError> {
-        match std::fs::read_to_string(path) {
+        match crate::backend::files::read_to_string(path, crate::domain::limits::PRICE_CACHE_BYTES)
+        {
             Ok(text) => Ok(Some(PriceCache::parse(&text, &path.display().to_string())?)),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(CacheError::Io {

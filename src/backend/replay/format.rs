@@ -20,14 +20,13 @@ use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Update;
+use crate::domain::limits;
 use crate::domain::time::Timestamp;
 use crate::domain::timeline::FixAction;
 
 pub const MAGIC: &[u8; 8] = b"KOCKREC\n";
 /// Bumped whenever an older kockpit could misread a new file.
 pub const FORMAT_VERSION: u16 = 1;
-/// No sane record is this large; a length beyond it means the stream is damaged.
-const MAX_RECORD_BYTES: u32 = 256 * 1024 * 1024;
 
 /// One entry of the recording and when it arrived.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -243,13 +242,23 @@ pub fn read_recording(mut input: impl Read) -> Result<Recording, OpenError> {
             }
         }
         let length = u32::from_le_bytes(length);
-        if length > MAX_RECORD_BYTES {
+        // No sane record is this large: a length beyond it means the stream is damaged.
+        if !limits::RECORD_BYTES.allows(u64::from(length)) {
             recording.damage = Some(damage(format!("impossible record length {length}")));
             break;
         }
-        let mut body = vec![0u8; length as usize];
-        match read_full(&mut stream, &mut body) {
-            Ok(n) if n == body.len() => {}
+        if !limits::RECORDING_BYTES.allows(offset + 4 + u64::from(length)) {
+            recording.damage = Some(damage(
+                limits::RECORDING_BYTES.exceeded("the recording", "size"),
+            ));
+            break;
+        }
+        // Grown as bytes arrive, never allocated from the length alone: a damaged length
+        // within the limit costs only what the file really holds.
+        let mut body = Vec::new();
+        let read = (&mut stream).take(u64::from(length)).read_to_end(&mut body);
+        match read {
+            Ok(n) if n == length as usize => {}
             Ok(_) => {
                 recording.damage = Some(damage("the file ends inside a record".into()));
                 break;

@@ -518,6 +518,7 @@ impl SimCluster {
                     } else {
                         1.0
                     }),
+                    ip: None,
                 });
             }
         }

@@ -831,6 +831,7 @@ pub fn snapshot(state: &State, specs: Specs<'_>, karpenter: &Karpenter) -> NodeS
             })
             .collect(),
         blockers,
+        counted: None,
     }
 }
 

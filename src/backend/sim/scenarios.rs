@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::catalog;
+use crate::domain::limits;
 use crate::domain::scenario::{self, ParentText, ParseContext, Scenario, ScenarioError};
 
 /// Built-in scenarios, in the order they are listed.
@@ -85,7 +86,7 @@ fn resolve(parent: &str, child_origin: &str) -> Result<ParentText, String> {
             base.join(parent)
         };
         let origin = path.display().to_string();
-        return std::fs::read_to_string(&path)
+        return crate::backend::files::read_to_string(&path, limits::USER_FILE_BYTES)
             .map(|text| ParentText {
                 text,
                 origin: origin.clone(),
@@ -123,10 +124,11 @@ fn parse_text(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
 pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
     if looks_like_path(name_or_path) {
         let text =
-            std::fs::read_to_string(name_or_path).map_err(|e| ScenarioError::Unreadable {
-                origin: name_or_path.to_string(),
-                problem: format!("cannot read scenario file: {e}"),
-            })?;
+            crate::backend::files::read_to_string(Path::new(name_or_path), limits::USER_FILE_BYTES)
+                .map_err(|e| ScenarioError::Unreadable {
+                    origin: name_or_path.to_string(),
+                    problem: format!("cannot read scenario file: {e}"),
+                })?;
         return parse_text(&text, name_or_path);
     }
     let text = builtin_text(name_or_path).ok_or_else(|| ScenarioError::Unknown {

@@ -52,6 +52,7 @@ pub fn dns(objects: &ClusterObjects, at: Timestamp) -> DnsSnapshot {
                 qps: None,
                 memory_mib: None,
                 cpu_millicores: None,
+                ip: pod.ip.map(|ip| ip.to_string()),
             }
         })
         .collect();

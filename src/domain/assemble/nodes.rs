@@ -31,6 +31,7 @@ pub fn nodes(objects: &ClusterObjects, at: Timestamp) -> NodeSnapshot {
         pending_pods: pending_pods(objects),
         provisioning_seconds: provisioning_seconds(objects, window_start),
         blockers: blockers(objects),
+        counted: None,
     }
 }
 

@@ -59,6 +59,34 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
+    /// The kind as manifests spell it (`ConfigMap`, `HTTPRoute`).
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            ObjectKind::Node => "Node",
+            ObjectKind::Pod => "Pod",
+            ObjectKind::Service => "Service",
+            ObjectKind::EndpointSlice => "EndpointSlice",
+            ObjectKind::Deployment => "Deployment",
+            ObjectKind::StatefulSet => "StatefulSet",
+            ObjectKind::DaemonSet => "DaemonSet",
+            ObjectKind::ReplicaSet => "ReplicaSet",
+            ObjectKind::ConfigMap => "ConfigMap",
+            ObjectKind::Event => "Event",
+            ObjectKind::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
+            ObjectKind::PodDisruptionBudget => "PodDisruptionBudget",
+            ObjectKind::Namespace => "Namespace",
+            ObjectKind::GatewayClass => "GatewayClass",
+            ObjectKind::Gateway => "Gateway",
+            ObjectKind::HttpRoute => "HTTPRoute",
+            ObjectKind::GrpcRoute => "GRPCRoute",
+            ObjectKind::ReferenceGrant => "ReferenceGrant",
+            ObjectKind::NodePool => "NodePool",
+            ObjectKind::NodeClaim => "NodeClaim",
+            ObjectKind::Ec2NodeClass => "EC2NodeClass",
+            ObjectKind::VerticalPodAutoscaler => "VerticalPodAutoscaler",
+        }
+    }
+
     /// The plural resource name, as RBAC rules and error messages spell it.
     pub fn resource(self) -> &'static str {
         match self {

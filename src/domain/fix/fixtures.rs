@@ -75,6 +75,7 @@ pub fn dns_snapshot() -> DnsSnapshot {
         qps: Some(6000.0),
         memory_mib: Some(memory),
         cpu_millicores: Some(300.0),
+        ip: None,
     };
     DnsSnapshot {
         at: at(),

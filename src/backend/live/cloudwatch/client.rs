@@ -21,7 +21,7 @@ use super::queries::{
 use crate::domain::time::Timestamp;
 
 /// A paginated answer longer than this is cut off: a cockpit must not loop on a token.
-const MAX_PAGES: usize = 100;
+const MAX_PAGES: usize = crate::domain::limits::CLOUDWATCH_PAGES.max as usize;
 
 /// Why a call gave no answer, in terms of what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

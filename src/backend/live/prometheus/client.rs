@@ -1,24 +1,23 @@
 //! Talking to Prometheus (or Amazon Managed Service for Prometheus): the HTTP client with
-//! its credentials, and each query bounded by a timeout. Answers become domain samples.
+//! its credentials, and each query bounded by a timeout and by the size of its answer
+//! (`answer`). Answers become domain samples.
 //!
-//! prometheus-http-query sends plain and bearer/basic requests. It has no hook to change a
-//! request once its body is built, so SigV4 requests (`Auth::SigV4`) are built here the same
-//! way (same paths and form parameters), signed, sent with the same reqwest client, and their
-//! answers read with the crate's own response types.
+//! Requests are the Prometheus HTTP API's own (`/api/v1/query` and `query_range` as form
+//! POSTs, label values as GET), sent with reqwest; with `Auth::SigV4` each is signed first.
+//! The answer is read a chunk at a time up to its byte limit, never whole into memory first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_http_query::Client;
-use prometheus_http_query::error::PrometheusError;
-use prometheus_http_query::response::{Data, PromqlResult};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
-use serde::de::DeserializeOwned;
 
+use super::answer::{self, AnswerError, AnswerLimits, Bounded, Data};
 use super::{Auth, PrometheusOptions};
 use crate::backend::aws::{self, CredentialCache, Signer};
 use crate::domain::promql::Sample;
+
+pub use super::answer::RangeSeries;
 
 /// Why a query gave no answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -44,39 +43,36 @@ pub enum ClientError {
     Http(String),
 }
 
-/// One series of a range query: its labels and (unix seconds, value) points.
-pub type RangeSeries = (BTreeMap<String, String>, Vec<(f64, f64)>);
-
-/// What the scheduler needs from a Prometheus; a fake stands in for it in tests.
+/// What the scheduler needs from a Prometheus; a fake stands in for it in tests. Answers
+/// larger than the limits come back cut, saying so in `Bounded::truncated`.
 pub trait Querier: Send + Sync + 'static {
     /// The metric names Prometheus holds, for choosing between name variants.
     fn metric_names(&self) -> impl Future<Output = Result<BTreeSet<String>, QueryError>> + Send;
-    fn instant(&self, promql: &str)
-    -> impl Future<Output = Result<Vec<Sample>, QueryError>> + Send;
+    fn instant(
+        &self,
+        promql: &str,
+    ) -> impl Future<Output = Result<Bounded<Vec<Sample>>, QueryError>> + Send;
     fn range(
         &self,
         promql: &str,
         start: i64,
         end: i64,
         step_s: f64,
-    ) -> impl Future<Output = Result<Vec<RangeSeries>, QueryError>> + Send;
+    ) -> impl Future<Output = Result<Bounded<Vec<RangeSeries>>, QueryError>> + Send;
 }
 
 /// The real client.
 pub struct PrometheusClient {
-    transport: Transport,
+    http: reqwest::Client,
+    base: reqwest::Url,
+    /// SigV4 (`Auth::SigV4`); plain requests carry their credentials as default headers.
+    signing: Option<Signing>,
     timeout: Duration,
-}
-
-enum Transport {
-    Plain(Client),
-    Signed(SignedHttp),
+    limits: AnswerLimits,
 }
 
 /// Requests signed with SigV4 (service `aps`) for Amazon Managed Service for Prometheus.
-struct SignedHttp {
-    http: reqwest::Client,
-    base: reqwest::Url,
+struct Signing {
     /// `--region`, else the region in the workspace URL; the default chain's when `None`.
     region: Option<String>,
     /// Credentials given by the caller; the default AWS chain's when `None`.
@@ -146,66 +142,126 @@ impl PrometheusClient {
             url: options.endpoint(),
             reason,
         };
-        let transport = match &options.auth {
+        let base = reqwest::Url::parse(&options.url).map_err(|e| url_error(e.to_string()))?;
+        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+            return Err(url_error("not an http(s) URL".to_string()));
+        }
+        let signing = match &options.auth {
             Auth::SigV4 { region } => {
-                let base =
-                    reqwest::Url::parse(&options.url).map_err(|e| url_error(e.to_string()))?;
-                if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
-                    return Err(url_error("not an http(s) URL".to_string()));
-                }
                 if !base.username().is_empty() || base.password().is_some() {
                     return Err(url_error(
                         "user information cannot be combined with SigV4".to_string(),
                     ));
                 }
-                Transport::Signed(SignedHttp {
-                    http,
+                Some(Signing {
                     region: region.clone().or_else(|| workspace_region(&base)),
-                    base,
                     credentials,
                     signer: tokio::sync::OnceCell::new(),
                 })
             }
-            _ => Transport::Plain(
-                Client::from(http, &options.url).map_err(|e| url_error(e.to_string()))?,
-            ),
+            _ => None,
         };
         Ok(PrometheusClient {
-            transport,
+            http,
+            base,
+            signing,
             timeout: options.query_timeout,
+            limits: options.answer_limits,
         })
-    }
-
-    async fn bounded<T>(
-        &self,
-        work: impl Future<Output = Result<T, prometheus_http_query::Error>>,
-    ) -> Result<T, QueryError> {
-        match tokio::time::timeout(self.timeout, work).await {
-            Err(_) => Err(QueryError::Timeout(self.timeout)),
-            Ok(Err(prometheus_http_query::Error::Prometheus(e))) => {
-                Err(QueryError::Prometheus(e.to_string()))
-            }
-            Ok(Err(e)) => Err(QueryError::Http(aws::describe(&e))),
-            Ok(Ok(value)) => Ok(value),
-        }
-    }
-
-    /// A signed request, its time bounded like the plain ones (credential lookup included).
-    async fn signed<T: DeserializeOwned>(
-        &self,
-        signed: &SignedHttp,
-        path: &str,
-        form: Option<&[(&str, String)]>,
-    ) -> Result<T, QueryError> {
-        match tokio::time::timeout(self.timeout, signed.send(path, form)).await {
-            Err(_) => Err(QueryError::Timeout(self.timeout)),
-            Ok(result) => result,
-        }
     }
 
     /// The server's own timeout, a little under ours, so it gives up on a heavy query too.
     fn server_timeout_ms(&self) -> i64 {
         (self.timeout.as_millis() as i64 * 9 / 10).max(100)
+    }
+
+    /// `base/path`, keeping the base's own path (an AMP workspace's `/workspaces/<id>`).
+    /// User information in the base URL becomes basic auth, as in a browser.
+    fn url(&self, path: &str) -> reqwest::Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}/{path}", url.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        url
+    }
+
+    /// Sends one request (signed when SigV4 is in use) and reads its answer within the
+    /// limits, all within the query timeout.
+    async fn send(
+        &self,
+        path: &str,
+        form: Option<&[(&str, String)]>,
+    ) -> Result<Bounded<Data>, QueryError> {
+        match tokio::time::timeout(self.timeout, self.exchange(path, form)).await {
+            Err(_) => Err(QueryError::Timeout(self.timeout)),
+            Ok(result) => result,
+        }
+    }
+
+    async fn exchange(
+        &self,
+        path: &str,
+        form: Option<&[(&str, String)]>,
+    ) -> Result<Bounded<Data>, QueryError> {
+        let url = self.url(path);
+        let builder = match form {
+            Some(pairs) => self
+                .http
+                .post(url.clone())
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form_body(pairs)),
+            None => self.http.get(url.clone()),
+        };
+        let builder = match (url.username(), url.password()) {
+            ("", None) => builder,
+            (user, password) => builder.basic_auth(user, password),
+        };
+        let mut request = builder
+            .build()
+            .map_err(|e| QueryError::Http(aws::describe(&e)))?;
+        if let Some(signing) = &self.signing {
+            signing
+                .signer()
+                .await?
+                .sign(&mut request)
+                .await
+                .map_err(|e| QueryError::Http(e.to_string()))?;
+        }
+        let mut response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| QueryError::Http(aws::describe(&e)))?;
+        let status = response.status();
+        let mut body = Vec::new();
+        let mut cut = false;
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| QueryError::Http(aws::describe(&e)))?
+        {
+            let room = (self.limits.bytes as usize).saturating_sub(body.len());
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                cut = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        match answer::decode(&body, cut, self.limits) {
+            Ok(data) => Ok(data),
+            Err(AnswerError::Refused { kind, message }) => {
+                Err(QueryError::Prometheus(format!("{kind}: {message}")))
+            }
+            // AMP's own refusals (403 for a bad signature or missing aps:QueryMetrics) are
+            // `{"message": …}`, not the Prometheus envelope; so are proxies' error pages.
+            Err(AnswerError::Unreadable(_)) if !status.is_success() => Err(QueryError::Http(
+                format!("HTTP {status}: {}", excerpt(&body)),
+            )),
+            Err(AnswerError::Unreadable(error)) => Err(QueryError::Unexpected(format!(
+                "{error}: {}",
+                excerpt(&body)
+            ))),
+        }
     }
 }
 
@@ -216,17 +272,7 @@ const NAMES_PATH: &str = "api/v1/label/__name__/values";
 /// How much of an unexpected answer goes into an error message.
 const ERROR_EXCERPT: usize = 200;
 
-/// The Prometheus HTTP API's envelope around every answer.
-#[derive(serde::Deserialize)]
-#[serde(tag = "status")]
-enum Envelope<D> {
-    #[serde(rename = "success")]
-    Success { data: D },
-    #[serde(rename = "error")]
-    Error(PrometheusError),
-}
-
-impl SignedHttp {
+impl Signing {
     async fn signer(&self) -> Result<&Signer, QueryError> {
         self.signer
             .get_or_try_init(|| async {
@@ -250,63 +296,6 @@ impl SignedHttp {
             })
             .await
     }
-
-    /// `base/path`, keeping the base's own path (an AMP workspace's `/workspaces/<id>`).
-    fn url(&self, path: &str) -> reqwest::Url {
-        let mut url = self.base.clone();
-        let joined = format!("{}/{path}", url.path().trim_end_matches('/'));
-        url.set_path(&joined);
-        url
-    }
-
-    /// POST with a form body when `form` is given, GET otherwise; signed; the answer's data.
-    async fn send<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        form: Option<&[(&str, String)]>,
-    ) -> Result<T, QueryError> {
-        let signer = self.signer().await?;
-        let url = self.url(path);
-        let builder = match form {
-            Some(pairs) => self
-                .http
-                .post(url)
-                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(form_body(pairs)),
-            None => self.http.get(url),
-        };
-        let mut request = builder
-            .build()
-            .map_err(|e| QueryError::Http(aws::describe(&e)))?;
-        signer
-            .sign(&mut request)
-            .await
-            .map_err(|e| QueryError::Http(e.to_string()))?;
-        let response = self
-            .http
-            .execute(request)
-            .await
-            .map_err(|e| QueryError::Http(aws::describe(&e)))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| QueryError::Http(aws::describe(&e)))?;
-        match serde_json::from_slice::<Envelope<T>>(&body) {
-            Ok(Envelope::Success { data }) => Ok(data),
-            Ok(Envelope::Error(error)) => Err(QueryError::Prometheus(error.to_string())),
-            // AMP's own refusals (403 for a bad signature or missing aps:QueryMetrics) are
-            // `{"message": …}`, not the Prometheus envelope.
-            Err(_) if !status.is_success() => Err(QueryError::Http(format!(
-                "HTTP {status}: {}",
-                excerpt(&body)
-            ))),
-            Err(error) => Err(QueryError::Unexpected(format!(
-                "{error}: {}",
-                excerpt(&body)
-            ))),
-        }
-    }
 }
 
 /// `application/x-www-form-urlencoded`, as reqwest's `form` would encode it.
@@ -319,7 +308,7 @@ fn form_body(pairs: &[(&str, String)]) -> String {
 
 /// The start of an answer, on one line, for an error message.
 fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+    let text = String::from_utf8_lossy(&body[..body.len().min(ERROR_EXCERPT * 4)]);
     let line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -328,54 +317,41 @@ fn excerpt(body: &[u8]) -> String {
     line.trim().to_string()
 }
 
-fn labels(map: &std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
-    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
 impl Querier for PrometheusClient {
     async fn metric_names(&self) -> Result<BTreeSet<String>, QueryError> {
-        let names: Vec<String> = match &self.transport {
-            Transport::Plain(client) => self.bounded(client.label_values("__name__").get()).await?,
-            Transport::Signed(signed) => self.signed(signed, NAMES_PATH, None).await?,
-        };
-        Ok(names.into_iter().collect())
-    }
-
-    async fn instant(&self, promql: &str) -> Result<Vec<Sample>, QueryError> {
-        let result: PromqlResult = match &self.transport {
-            Transport::Plain(client) => {
-                self.bounded(
-                    client
-                        .query(promql)
-                        .timeout(self.server_timeout_ms())
-                        .post(),
-                )
-                .await?
-            }
-            Transport::Signed(signed) => {
-                let form = [
-                    ("query", promql.to_string()),
-                    ("timeout", format!("{}ms", self.server_timeout_ms())),
-                ];
-                self.signed(signed, QUERY_PATH, Some(&form)).await?
-            }
-        };
-        match result.data() {
-            Data::Vector(vector) => Ok(vector
-                .iter()
-                .map(|v| Sample {
-                    labels: labels(v.metric()),
-                    value: v.sample().value(),
-                })
-                .collect()),
-            Data::Scalar(sample) => Ok(vec![Sample {
-                labels: BTreeMap::new(),
-                value: sample.value(),
-            }]),
-            Data::Matrix(_) => Err(QueryError::Unexpected(
-                "a range vector for an instant query".to_string(),
+        match self.send(NAMES_PATH, None).await?.value {
+            Data::Strings(names) => Ok(names.into_iter().collect()),
+            // An empty list decodes as an empty vector.
+            Data::Vector(samples) if samples.is_empty() => Ok(BTreeSet::new()),
+            _ => Err(QueryError::Unexpected(
+                "no list of names for a label-values request".to_string(),
             )),
         }
+    }
+
+    async fn instant(&self, promql: &str) -> Result<Bounded<Vec<Sample>>, QueryError> {
+        let form = [
+            ("query", promql.to_string()),
+            ("timeout", format!("{}ms", self.server_timeout_ms())),
+        ];
+        let answer = self.send(QUERY_PATH, Some(&form)).await?;
+        let truncated = answer.truncated;
+        let samples = match answer.value {
+            Data::Vector(samples) => samples,
+            Data::Scalar(value) => vec![Sample {
+                labels: BTreeMap::new(),
+                value,
+            }],
+            Data::Matrix(_) | Data::Strings(_) => {
+                return Err(QueryError::Unexpected(
+                    "a range vector for an instant query".to_string(),
+                ));
+            }
+        };
+        Ok(Bounded {
+            value: samples,
+            truncated,
+        })
     }
 
     async fn range(
@@ -384,43 +360,22 @@ impl Querier for PrometheusClient {
         start: i64,
         end: i64,
         step_s: f64,
-    ) -> Result<Vec<RangeSeries>, QueryError> {
-        let result: PromqlResult = match &self.transport {
-            Transport::Plain(client) => {
-                self.bounded(
-                    client
-                        .query_range(promql, start, end, step_s)
-                        .timeout(self.server_timeout_ms())
-                        .post(),
-                )
-                .await?
-            }
-            Transport::Signed(signed) => {
-                // The same parameters, in the same order, as prometheus-http-query sends.
-                let form = [
-                    ("query", promql.to_string()),
-                    ("start", start.to_string()),
-                    ("end", end.to_string()),
-                    ("step", step_s.to_string()),
-                    ("timeout", format!("{}ms", self.server_timeout_ms())),
-                ];
-                self.signed(signed, QUERY_RANGE_PATH, Some(&form)).await?
-            }
-        };
-        match result.data() {
-            Data::Matrix(matrix) => Ok(matrix
-                .iter()
-                .map(|series| {
-                    (
-                        labels(series.metric()),
-                        series
-                            .samples()
-                            .iter()
-                            .map(|s| (s.timestamp(), s.value()))
-                            .collect(),
-                    )
-                })
-                .collect()),
+    ) -> Result<Bounded<Vec<RangeSeries>>, QueryError> {
+        let form = [
+            ("query", promql.to_string()),
+            ("start", start.to_string()),
+            ("end", end.to_string()),
+            ("step", step_s.to_string()),
+            ("timeout", format!("{}ms", self.server_timeout_ms())),
+        ];
+        let answer = self.send(QUERY_RANGE_PATH, Some(&form)).await?;
+        match answer.value {
+            Data::Matrix(series) => Ok(Bounded {
+                value: series,
+                truncated: answer.truncated,
+            }),
+            // No series at all reads as an empty vector.
+            Data::Vector(samples) if samples.is_empty() => Ok(Bounded::whole(Vec::new())),
             _ => Err(QueryError::Unexpected(
                 "no range vector for a range query".to_string(),
             )),

@@ -7,6 +7,7 @@
 //! `KOCKPIT_PROMETHEUS_PASSWORD` (basic), or, for Amazon Managed Service for Prometheus
 //! (`--prometheus-sigv4`), the default AWS credential chain signing every request with SigV4.
 
+pub mod answer;
 pub mod client;
 pub mod scheduler;
 
@@ -20,6 +21,7 @@ use crate::domain::model::SourceHealth;
 use crate::domain::model::{Pane, SourceState, SourceStatus, Update};
 use crate::domain::promql::{self, QueryId};
 use crate::domain::time::Timestamp;
+pub use answer::Bounded;
 pub use client::{PrometheusClient, Querier, QueryError};
 pub use scheduler::{Collected, Schedule, Shared};
 
@@ -110,6 +112,8 @@ pub struct PrometheusOptions {
     pub auth: Auth,
     pub query_timeout: Duration,
     pub schedule: Schedule,
+    /// How much of one answer is read and kept (`domain::limits` by default).
+    pub answer_limits: answer::AnswerLimits,
 }
 
 impl PrometheusOptions {
@@ -119,6 +123,7 @@ impl PrometheusOptions {
             auth,
             query_timeout: Duration::from_secs(10),
             schedule: Schedule::default(),
+            answer_limits: answer::AnswerLimits::default(),
         }
     }
 
@@ -272,6 +277,18 @@ impl MetricsHandle {
             .min()
             .copied();
         if failing.is_empty() {
+            // Figures from a cut answer are partial: the pane says so.
+            let truncated: Vec<(&str, &String)> = ids
+                .iter()
+                .filter_map(|id| collected.truncated.get(id).map(|note| (id.figure(), note)))
+                .collect();
+            if let Some((_, note)) = truncated.first() {
+                let figures: Vec<&str> = truncated.iter().map(|(figure, _)| *figure).collect();
+                let state = SourceState::Degraded {
+                    cause: format!("Prometheus: {} partial, answer {note}", figures.join(", ")),
+                };
+                return Some((state, oldest_ok.unwrap_or(at)));
+            }
             return Some((SourceState::Ok, oldest_ok.unwrap_or(at)));
         }
         let figures: Vec<&str> = failing.iter().map(|(id, _)| id.figure()).collect();

@@ -59,6 +59,8 @@ pub struct Collected {
     pub results: Results,
     /// Queries whose latest attempt failed: why, and when.
     pub failing: BTreeMap<QueryId, (String, Timestamp)>,
+    /// Queries whose latest answer was cut to the limits: what was cut.
+    pub truncated: BTreeMap<QueryId, String>,
     pub last_ok: BTreeMap<QueryId, Timestamp>,
     pub health: SourceHealth,
     /// Bumped whenever anything above changed.
@@ -75,6 +77,7 @@ impl Collected {
             names: None,
             results: Results::new(),
             failing: BTreeMap::new(),
+            truncated: BTreeMap::new(),
             last_ok: BTreeMap::new(),
             health: SourceHealth {
                 source: "prometheus".to_string(),
@@ -93,7 +96,23 @@ impl Collected {
         }
     }
 
-    fn succeeded(&mut self, id: QueryId, samples: Vec<Sample>, at: Timestamp, latency: Duration) {
+    fn succeeded(
+        &mut self,
+        id: QueryId,
+        samples: Vec<Sample>,
+        truncated: Option<String>,
+        at: Timestamp,
+        latency: Duration,
+    ) {
+        match truncated {
+            Some(note) => {
+                tracing::warn!(query = ?id, %note, "Prometheus answer truncated");
+                self.truncated.insert(id, note);
+            }
+            None => {
+                self.truncated.remove(&id);
+            }
+        }
         self.results.insert(id, samples);
         self.failing.remove(&id);
         self.last_ok.insert(id, at);
@@ -123,13 +142,16 @@ fn now() -> Timestamp {
     chrono::Utc::now()
 }
 
-/// What came of one request: the queries it carried, their samples or the error, and how
-/// long it took.
+/// What came of one request: the queries it carried, their samples (and what was cut of
+/// them) or the error, and how long it took.
 type Answer = (
     Vec<QueryId>,
-    Result<Vec<(QueryId, Vec<Sample>)>, QueryError>,
+    Result<(Vec<(QueryId, Vec<Sample>)>, Option<String>), QueryError>,
     Duration,
 );
+
+/// How soon a pane's failed long-window queries are tried again.
+const EXPENSIVE_RETRY: Duration = Duration::from_secs(30);
 
 /// One request to send: a single query, or a pane's expensive queries combined.
 enum Job {
@@ -204,7 +226,8 @@ async fn round<Q: Querier>(querier: &Q, schedule: &Schedule, shared: &Shared, pa
             .get(&pane)
             .is_none_or(|at| at.elapsed() >= schedule.expensive_every);
         if !expensive.is_empty() && due {
-            // Counted from the attempt, failed or not: a struggling Prometheus gets no retries.
+            // Counted from the attempt, failed or not: a struggling Prometheus gets no quick
+            // retries (a failed attempt is tried again after `EXPENSIVE_RETRY`, below).
             pacing.expensive_at.insert(pane, Instant::now());
             jobs.push(Job::Combined(expensive));
         }
@@ -217,7 +240,7 @@ async fn round<Q: Querier>(querier: &Q, schedule: &Schedule, shared: &Shared, pa
                     let answer = querier
                         .instant(&query.promql)
                         .await
-                        .map(|samples| vec![(query.id, samples)]);
+                        .map(|b| (vec![(query.id, b.value)], b.truncated));
                     (vec![query.id], answer, started.elapsed())
                 }
                 Job::Combined(queries) => {
@@ -225,7 +248,7 @@ async fn round<Q: Querier>(querier: &Q, schedule: &Schedule, shared: &Shared, pa
                     let answer = querier
                         .instant(&promql::combine(&parts))
                         .await
-                        .map(|samples| promql::split(&parts, samples));
+                        .map(|b| (promql::split(&parts, b.value), b.truncated));
                     (
                         queries.iter().map(|q| q.id).collect(),
                         answer,
@@ -239,13 +262,25 @@ async fn round<Q: Querier>(querier: &Q, schedule: &Schedule, shared: &Shared, pa
         .await;
     let at = now();
     let all_failed = answers.iter().all(|(_, answer, _)| answer.is_err());
+    // A pane whose long-window queries failed (Prometheus was not up yet, say) asks again
+    // in `EXPENSIVE_RETRY` rather than a whole `expensive_every` later.
+    for (ids, answer, _) in &answers {
+        if answer.is_err()
+            && ids.len() > 1
+            && let Some(query) = catalogue.iter().find(|q| Some(&q.id) == ids.first())
+            && let Some(retry_at) =
+                Instant::now().checked_sub(schedule.expensive_every.saturating_sub(EXPENSIVE_RETRY))
+        {
+            pacing.expensive_at.insert(query.pane, retry_at);
+        }
+    }
     {
         let mut collected = lock(shared);
         for (ids, answer, latency) in answers {
             match answer {
-                Ok(parts) => {
+                Ok((parts, truncated)) => {
                     for (id, samples) in parts {
-                        collected.succeeded(id, samples, at, latency);
+                        collected.succeeded(id, samples, truncated.clone(), at, latency);
                     }
                 }
                 Err(error) => {
@@ -308,7 +343,10 @@ async fn fetch_history<Q: Querier>(
         match answer {
             Ok(series) => {
                 any = true;
-                for (labels, samples) in series {
+                if let Some(note) = &series.truncated {
+                    tracing::warn!(query = ?id, %note, "Prometheus history truncated");
+                }
+                for (labels, samples) in series.value {
                     for (t, value) in samples {
                         points
                             .entry((t * 1000.0) as i64)

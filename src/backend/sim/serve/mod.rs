@@ -136,7 +136,9 @@ pub(crate) struct Shared {
     pub store: Mutex<Store>,
     pub sim: Mutex<SimCluster>,
     pub faults: Faults,
-    pub token: String,
+    /// The bearer token requests must carry; `Server::rotate_token` replaces it, as an
+    /// expired token is replaced.
+    pub token: Mutex<String>,
     pub require_token: bool,
     pub addr: SocketAddr,
     /// The store's resourceVersion after each change, to wake watches.
@@ -160,7 +162,7 @@ impl Shared {
             store: Mutex::new(Store::new(discovery::Registry::default(), 1_000)),
             sim: Mutex::new(cluster),
             faults: Faults::new(Vec::new()),
-            token: String::new(),
+            token: Mutex::new(String::new()),
             require_token: false,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             changes,
@@ -343,7 +345,7 @@ impl Server {
             store: Mutex::new(store),
             sim: Mutex::new(built),
             faults: faults.clone(),
-            token: token.clone(),
+            token: Mutex::new(token.clone()),
             require_token: options.require_token,
             addr,
             changes,
@@ -397,6 +399,13 @@ impl Server {
 
     pub fn kubeconfig(&self) -> String {
         kubeconfig::render(self.addr, &self.token)
+    }
+
+    /// From now on only `token` is accepted: the one clients hold has expired (401).
+    pub fn rotate_token(&self, token: &str) {
+        if let Ok(mut current) = self.shared.token.lock() {
+            *current = token.to_string();
+        }
     }
 
     /// The store's current resourceVersion.

@@ -171,9 +171,12 @@ async fn handle_request(
         .map(|v| v.to_str().unwrap_or(""))
     {
         None => !shared.require_token,
-        Some(value) => value
-            .strip_prefix("Bearer ")
-            .is_some_and(|token| token.trim() == shared.token),
+        Some(value) => value.strip_prefix("Bearer ").is_some_and(|token| {
+            shared
+                .token
+                .lock()
+                .is_ok_and(|current| token.trim() == *current)
+        }),
     };
     if !authorised {
         return Ok(error_response(&ApiError::new(

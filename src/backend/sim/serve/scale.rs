@@ -20,6 +20,7 @@ use super::router::{ApiRequest, Body, json_response};
 use super::status::ApiError;
 use super::store::{ObjKey, Origin, Store};
 use crate::backend::sim::objects::{timestamp, uid_for};
+use crate::domain::limits;
 
 use crate::domain::scenario::{
     DnsUsageSpec, NamespaceSpec, NodeGroupSpec, Scenario, WorkloadKind, WorkloadSpec,
@@ -47,6 +48,12 @@ pub fn parse(text: &str) -> Result<(u32, u32), String> {
         .map_err(|_| format!("--scale: bad pod count `{pods}`"))?;
     if nodes == 0 {
         return Err("--scale needs at least one node".to_string());
+    }
+    if !limits::SCALE_NODES.allows(u64::from(nodes)) {
+        return Err(limits::SCALE_NODES.exceeded("--scale: nodes", nodes));
+    }
+    if !limits::SCALE_PODS.allows(u64::from(pods)) {
+        return Err(limits::SCALE_PODS.exceeded("--scale: pods", pods));
     }
     if pods > nodes.saturating_mul(50) {
         return Err(format!(

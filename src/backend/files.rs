@@ -1,0 +1,55 @@
+//! Reading a file from outside within its limit (`domain::limits`): the size is checked
+//! before the text is allocated, and a file that grows while it is read stops at the limit.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::domain::limits::Limit;
+
+/// The file's text, or an error that names the limit when it is larger.
+pub fn read_to_string(path: &Path, limit: Limit) -> std::io::Result<String> {
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    let too_big = |size: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            limit.exceeded("size", format!("{size} bytes")),
+        )
+    };
+    if !limit.allows(size) {
+        return Err(too_big(size));
+    }
+    let mut text = String::new();
+    file.take(limit.max + 1).read_to_string(&mut text)?;
+    if !limit.allows(text.len() as u64) {
+        return Err(too_big(text.len() as u64));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::limits::USER_FILE_BYTES;
+
+    #[test]
+    fn a_file_over_its_limit_is_refused_before_it_is_read() {
+        let dir = std::env::temp_dir().join(format!("kockpit-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.join("big.toml");
+        let file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+        // Sparse: the size is there, the bytes never are.
+        file.set_len(10 << 30).unwrap_or_else(|e| panic!("{e}"));
+        let error = read_to_string(&path, USER_FILE_BYTES).expect_err("too big");
+        assert_eq!(
+            error.to_string(),
+            "size 10737418240 bytes is over kockpit's limit of 1 MiB (a scenario, config, key map or theme file)"
+        );
+        std::fs::write(&path, "name = \"x\"\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            read_to_string(&path, USER_FILE_BYTES).ok().as_deref(),
+            Some("name = \"x\"\n")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
