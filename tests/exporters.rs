@@ -118,7 +118,7 @@ async fn coredns(section: &str, upstream: Upstream) {
     .await;
     let names = collected.names.clone().unwrap_or_else(|| panic!("names"));
     assert_eq!(names.upstream, upstream, "{section}");
-    assert!(names.absent.get(&kockpit::domain::Pane::Dns).is_none());
+    assert!(!names.absent.contains_key(&kockpit::domain::Pane::Dns));
     let mut snapshot = dns_snapshot(&e["qps_by_pod"]);
     promql::merge_dns(&mut snapshot, &collected.results);
     let m = snapshot
@@ -292,10 +292,9 @@ async fn cadvisor(file: &str) {
     .await;
     let names = collected.names.clone().unwrap_or_else(|| panic!("names"));
     assert!(
-        names
+        !names
             .absent
-            .get(&kockpit::domain::Pane::Rightsizing)
-            .is_none()
+            .contains_key(&kockpit::domain::Pane::Rightsizing)
     );
     let mut snapshot = WorkloadSnapshot {
         at: chrono::Utc::now(),
