@@ -292,7 +292,7 @@ async fn flow_logs_in_moto_read_as_generated_and_verify_topology_aware_routing()
     live.handle.shutdown();
 
     // Topology-aware routing from the finding, verified by the logged bytes falling. The
-    // window is short now, and records keep coming every second.
+    // window is short now, and records keep coming, a second's worth for every second.
     let mut live = Live::start(
         &kubeconfig,
         flow_logs_options(
@@ -301,9 +301,19 @@ async fn flow_logs_in_moto_read_as_generated_and_verify_topology_aware_routing()
             Duration::from_secs(2),
         ),
     );
+    // Every second of wall time gets a second's worth of records, from the window's start
+    // on, so the rates read do not depend on how often this loop comes round.
+    let pumped_to = std::cell::Cell::new(now_ms() - 20_000);
     let pump = async || {
+        let now = now_ms();
+        if now - pumped_to.get() < 1_000 {
+            return;
+        }
         let lines = records(&server, 1).await;
-        put(&client, &lines, now_ms()).await;
+        while pumped_to.get() + 1_000 <= now {
+            pumped_to.set(pumped_to.get() + 1_000);
+            put(&client, &lines, pumped_to.get()).await;
+        }
     };
     let finding = live
         .until(
