@@ -106,6 +106,11 @@ struct ServeArgs {
     /// (default: the scenario's `[observability] flow_metrics`, else network-costs).
     #[arg(long, value_name = "SHAPE", value_parser = parse_flow_shape)]
     flow_metrics: Option<kockpit::domain::scenario::FlowShape>,
+    /// The exporter versions `/metrics` speaks, as a cluster that runs them would, e.g.
+    /// `coredns=1.10,karpenter=0.37,flows=hubble` (coredns 1.10|1.11|1.12, karpenter
+    /// 0.37|1; default: the scenario's `[observability]`, else the newest).
+    #[arg(long, value_name = "NAME=VERSION,...")]
+    exporters: Option<String>,
     /// Inject a fault (see below); repeatable.
     #[arg(long = "fault", value_name = "SPEC", value_parser = kockpit::backend::sim::serve::Fault::parse)]
     faults: Vec<kockpit::backend::sim::serve::Fault>,
@@ -385,6 +390,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             use kockpit::backend::sim::serve::{ServeOptions, run};
             let mut scenario = scenarios::load(scenario_name(&cli.source))?;
+            if let Some(exporters) = &args.exporters {
+                scenario
+                    .observability
+                    .apply(exporters)
+                    .map_err(|e| anyhow::anyhow!("--exporters: {e}"))?;
+            }
             if let Some(shape) = args.flow_metrics {
                 scenario.observability.flow_metrics = shape;
             }

@@ -372,3 +372,107 @@ fn absent_exporters_are_named() {
         assert!(said.contains(words), "{pane:?}: {said}");
     }
 }
+
+/// What a simulated cluster publishing `spec`'s exporter versions reads as, through a real
+/// Prometheus scraping `kockpit sim serve`.
+async fn simulated(spec: &str) -> Collected {
+    use kockpit::backend::sim::scenarios;
+    use kockpit::backend::sim::serve::{ServeOptions, Server};
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut scenario = scenarios::load("baseline").unwrap_or_else(|e| panic!("{e}"));
+    scenario
+        .observability
+        .apply(spec)
+        .unwrap_or_else(|e| panic!("{spec}: {e}"));
+    let mut options = ServeOptions::new(scenario);
+    options.speed = 20.0;
+    let server = Server::start(options)
+        .await
+        .unwrap_or_else(|e| panic!("sim serve: {e}"));
+    let dir = support::servers::temp_dir("exporter-versions");
+    let (_prometheus, url, log) = support::servers::start_prometheus(
+        &dir,
+        &format!(
+            "- job_name: sim\n  static_configs:\n  - targets: ['{}']\n",
+            server.addr
+        ),
+    );
+    let mut options = PrometheusOptions::new(&url, Auth::None);
+    options.schedule.refresh = Duration::from_secs(1);
+    options.schedule.names_every = Duration::from_secs(1);
+    options.schedule.rate_window = "8s".into();
+    let handle = prometheus::start(&options).unwrap_or_else(|e| panic!("{e}"));
+    let needed = [
+        QueryId::DnsUpstreamP99,
+        QueryId::DnsCacheHitRatio,
+        QueryId::NodesCreated,
+        QueryId::NodePoolLimit,
+    ];
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let collected = handle.collected();
+        let named = collected
+            .names
+            .as_ref()
+            .is_some_and(|n| n.karpenter.is_some());
+        let answered = needed.iter().all(|id| {
+            collected
+                .results
+                .get(id)
+                .is_some_and(|samples| !samples.is_empty())
+        });
+        if named && answered {
+            server.stop().await;
+            return collected;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{spec}: no answer to {needed:?}; names {:?}; failing {:?}; Prometheus log:\n{}",
+            collected.names,
+            collected.failing,
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The simulator speaks the same older shapes as the fixtures above: the names kockpit
+/// detects in them are the upstream ones, and the figures come through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_speaks_older_exporter_versions() {
+    for (spec, upstream, created, limit) in [
+        (
+            "coredns=1.10,karpenter=0.37",
+            Upstream::Forward,
+            "karpenter_nodeclaims_created",
+            "karpenter_nodepool_limit",
+        ),
+        (
+            "coredns=1.12,karpenter=1",
+            Upstream::Proxy,
+            "karpenter_nodeclaims_created_total",
+            "karpenter_nodepools_limit",
+        ),
+    ] {
+        let collected = simulated(spec).await;
+        let names = collected.names.clone().unwrap_or_else(|| panic!("names"));
+        assert_eq!(names.upstream, upstream, "{spec}");
+        let karpenter = names.karpenter.clone().unwrap_or_else(|| panic!("{spec}"));
+        assert_eq!(karpenter.created, created, "{spec}");
+        assert_eq!(karpenter.limit.as_deref(), Some(limit), "{spec}");
+        assert!(names.cache_requests, "{spec}: cache requests counted");
+        let mut dns = dns_snapshot(&toml::Value::Table(Default::default()));
+        promql::merge_dns(&mut dns, &collected.results);
+        let metrics = dns
+            .metrics
+            .unwrap_or_else(|| panic!("{spec}: no DNS metrics"));
+        assert!(
+            metrics.upstream_p99_ms.is_some_and(|p| p > 0.0),
+            "{spec}: {metrics:?}"
+        );
+        assert!(
+            metrics.cache_hit_ratio > 0.0 && metrics.cache_hit_ratio < 1.0,
+            "{spec}: {metrics:?}"
+        );
+    }
+}

@@ -121,11 +121,71 @@ impl FlowShape {
     }
 }
 
+/// Which CoreDNS release's metric names `sim serve` publishes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CorednsVersion {
+    /// Upstream traffic as `coredns_forward_*`.
+    #[serde(rename = "1.10")]
+    V1_10,
+    /// Upstream traffic as `coredns_proxy_request_duration_seconds{proxy_name="forward"}`.
+    #[default]
+    #[serde(rename = "1.11")]
+    V1_11,
+    #[serde(rename = "1.12")]
+    V1_12,
+}
+
+/// Which Karpenter release's metric names `sim serve` publishes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KarpenterVersion {
+    /// No `_total` suffixes, `karpenter_nodepool_*` gauges, disruptions by `type`.
+    #[serde(rename = "0.37")]
+    V0_37,
+    /// `_total` counters, `karpenter_nodepools_*` gauges, disruptions by `reason`.
+    #[default]
+    #[serde(rename = "1")]
+    V1,
+}
+
 /// The exporters `sim serve` publishes and in which version's shape.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ObservabilitySpec {
     pub flow_metrics: FlowShape,
+    pub coredns: CorednsVersion,
+    pub karpenter: KarpenterVersion,
+}
+
+impl ObservabilitySpec {
+    /// `--exporters coredns=1.10,karpenter=0.37,flows=hubble`.
+    pub fn apply(&mut self, text: &str) -> Result<(), String> {
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("`{part}`: expected NAME=VERSION"))?;
+            let value = serde_json::Value::String(value.trim().to_string());
+            match name.trim() {
+                "coredns" => {
+                    self.coredns = serde_json::from_value(value)
+                        .map_err(|_| "coredns: expected 1.10, 1.11 or 1.12".to_string())?
+                }
+                "karpenter" => {
+                    self.karpenter = serde_json::from_value(value)
+                        .map_err(|_| "karpenter: expected 0.37 or 1".to_string())?
+                }
+                "flows" => {
+                    self.flow_metrics = serde_json::from_value(value)
+                        .map_err(|_| format!("flows: expected one of {}", FlowShape::NAMES))?
+                }
+                other => {
+                    return Err(format!(
+                        "`{other}`: the exporters are coredns, karpenter and flows"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where CoreDNS replicas may land relative to each other.

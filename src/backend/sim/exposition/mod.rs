@@ -22,7 +22,7 @@ use super::names::pod_name;
 use super::state::WorkloadSource;
 use super::workloads;
 use crate::domain::model::{ChurnKind, DnsSnapshot, NodeSnapshot, Update};
-use crate::domain::scenario::{WorkloadKind, WorkloadSpec};
+use crate::domain::scenario::{CorednsVersion, KarpenterVersion, WorkloadKind, WorkloadSpec};
 use crate::domain::time::Timestamp;
 
 /// Latency bucket bounds in seconds: finer than CoreDNS's powers of two so that
@@ -206,7 +206,7 @@ fn cumulative_shares(bounds: &[f64], p50: f64, p99: f64) -> Vec<f64> {
     shares
 }
 
-fn dns_series(out: &mut Out, dns: &DnsSnapshot) {
+fn dns_series(out: &mut Out, dns: &DnsSnapshot, version: CorednsVersion) {
     let Some(metrics) = &dns.metrics else {
         return;
     };
@@ -254,38 +254,60 @@ fn dns_series(out: &mut Out, dns: &DnsSnapshot) {
         }
         out.histogram(
             "coredns_dns_request_duration_seconds",
-            &with(&[("server", server), ("zone", "."), ("type", "A")]),
+            &with(&[("server", server), ("zone", ".")]),
             metrics.qps * part,
             metrics.p50_ms / 1000.0,
             metrics.p99_ms / 1000.0,
         );
         let hits = metrics.qps * part * metrics.cache_hit_ratio;
+        // The cache plugin says `zones` (plural) where the prometheus plugin says `zone`.
+        out.push(
+            "coredns_cache_requests_total",
+            Kind::Counter,
+            with(&[("server", server), ("zones", ".")]),
+            Value::Rate(metrics.qps * part),
+        );
         out.push(
             "coredns_cache_hits_total",
             Kind::Counter,
-            with(&[("server", server), ("type", "success")]),
+            with(&[("server", server), ("type", "success"), ("zones", ".")]),
             Value::Rate(hits),
         );
         out.push(
             "coredns_cache_misses_total",
             Kind::Counter,
-            with(&[("server", server)]),
+            with(&[("server", server), ("zones", ".")]),
             Value::Rate(metrics.qps * part - hits),
         );
         if let (Some(upstream_qps), Some(upstream_p99)) =
             (metrics.upstream_qps, metrics.upstream_p99_ms)
         {
-            out.histogram(
-                "coredns_proxy_request_duration_seconds",
-                &with(&[
-                    ("proxy_name", "forward"),
-                    ("to", "169.254.169.253:53"),
-                    ("rcode", "NOERROR"),
-                ]),
-                upstream_qps * part,
-                upstream_p99 / 4000.0,
-                upstream_p99 / 1000.0,
-            );
+            let to = "169.254.169.253:53";
+            match version {
+                // CoreDNS before 1.11 reports its upstream traffic as the forward plugin's.
+                CorednsVersion::V1_10 => {
+                    out.push(
+                        "coredns_forward_requests_total",
+                        Kind::Counter,
+                        with(&[("to", to)]),
+                        Value::Rate(upstream_qps * part),
+                    );
+                    out.histogram(
+                        "coredns_forward_request_duration_seconds",
+                        &with(&[("to", to), ("rcode", "NOERROR")]),
+                        upstream_qps * part,
+                        upstream_p99 / 4000.0,
+                        upstream_p99 / 1000.0,
+                    );
+                }
+                CorednsVersion::V1_11 | CorednsVersion::V1_12 => out.histogram(
+                    "coredns_proxy_request_duration_seconds",
+                    &with(&[("proxy_name", "forward"), ("to", to), ("rcode", "NOERROR")]),
+                    upstream_qps * part,
+                    upstream_p99 / 4000.0,
+                    upstream_p99 / 1000.0,
+                ),
+            }
         }
         out.push(
             "coredns_panics_total",
@@ -297,20 +319,49 @@ fn dns_series(out: &mut Out, dns: &DnsSnapshot) {
     }
 }
 
-fn karpenter_series(out: &mut Out, nodes: &NodeSnapshot, counts: &BTreeMap<String, f64>) {
+/// A disruption reason in the words a Karpenter version counts it with: v0.37's `type`
+/// (`drift`, `emptiness`, `expiration`; consolidation is not counted there) or v1.1's
+/// lower-case `reason`.
+fn karpenter_reason(reason: &str, version: KarpenterVersion) -> Option<&'static str> {
+    Some(match (reason, version) {
+        ("Drifted", KarpenterVersion::V0_37) => "drift",
+        ("Empty", KarpenterVersion::V0_37) => "emptiness",
+        ("Expired", KarpenterVersion::V0_37) => "expiration",
+        (_, KarpenterVersion::V0_37) => return None,
+        ("Drifted", KarpenterVersion::V1) => "drifted",
+        ("Empty", KarpenterVersion::V1) => "empty",
+        ("Expired", KarpenterVersion::V1) => "expired",
+        ("Underutilized", KarpenterVersion::V1) => "underutilized",
+        ("SpotInterrupted", KarpenterVersion::V1) => "interruption",
+        (_, KarpenterVersion::V1) => "unhealthy",
+    })
+}
+
+fn karpenter_series(
+    out: &mut Out,
+    nodes: &NodeSnapshot,
+    counts: &BTreeMap<String, f64>,
+    version: KarpenterVersion,
+) {
+    let v1 = version == KarpenterVersion::V1;
+    let (usage, limit) = if v1 {
+        ("karpenter_nodepools_usage", "karpenter_nodepools_limit")
+    } else {
+        ("karpenter_nodepool_usage", "karpenter_nodepool_limit")
+    };
     for pool in &nodes.nodepools {
         out.push(
-            "karpenter_nodepool_usage",
+            usage,
             Kind::Gauge,
             labels(&[("nodepool", &pool.name), ("resource_type", "cpu")]),
             Value::Gauge(pool.cpu_provisioned),
         );
-        if let Some(limit) = pool.cpu_limit {
+        if let Some(cpu) = pool.cpu_limit {
             out.push(
-                "karpenter_nodepool_limit",
+                limit,
                 Kind::Gauge,
                 labels(&[("nodepool", &pool.name), ("resource_type", "cpu")]),
-                Value::Gauge(limit),
+                Value::Gauge(cpu),
             );
         }
     }
@@ -320,17 +371,42 @@ fn karpenter_series(out: &mut Out, nodes: &NodeSnapshot, counts: &BTreeMap<Strin
         else {
             continue;
         };
-        let family = match family {
-            "created" => "karpenter_nodeclaims_created_total",
-            "terminated" => "karpenter_nodeclaims_terminated_total",
-            _ => "karpenter_nodeclaims_disrupted_total",
+        let (name, labels) = match (family, v1) {
+            ("created", true) => (
+                "karpenter_nodeclaims_created_total",
+                labels(&[("nodepool", pool), ("reason", "provisioned")]),
+            ),
+            ("created", false) => (
+                "karpenter_nodeclaims_created",
+                labels(&[("nodepool", pool), ("reason", "provisioning")]),
+            ),
+            // v1 counts terminations by NodePool only; the reason is the disruption's.
+            ("terminated", true) => (
+                "karpenter_nodeclaims_terminated_total",
+                labels(&[("nodepool", pool)]),
+            ),
+            ("terminated", false) => (
+                "karpenter_nodeclaims_terminated",
+                labels(&[("nodepool", pool), ("reason", &reason.to_ascii_lowercase())]),
+            ),
+            (_, _) => {
+                let Some(word) = karpenter_reason(reason, version) else {
+                    continue;
+                };
+                if v1 {
+                    (
+                        "karpenter_nodeclaims_disrupted_total",
+                        labels(&[("nodepool", pool), ("reason", word)]),
+                    )
+                } else {
+                    (
+                        "karpenter_nodeclaims_disrupted",
+                        labels(&[("nodepool", pool), ("type", word)]),
+                    )
+                }
+            }
         };
-        out.push(
-            family,
-            Kind::Counter,
-            labels(&[("nodepool", pool), ("reason", reason)]),
-            Value::Total(*total),
-        );
+        out.push(name, Kind::Counter, labels, Value::Total(*total));
     }
 }
 
@@ -514,17 +590,23 @@ static COUNTERS: Mutex<BTreeMap<String, Counters>> = Mutex::new(BTreeMap::new())
 
 fn collect(cluster: &SimCluster, counters: &mut Counters) -> Out {
     let mut out = Out::default();
+    let observability = cluster.spec().observability;
     let updates = cluster.updates();
     let mut dns = None;
     for update in &updates {
         match update {
             Update::Dns(snapshot) => {
-                dns_series(&mut out, snapshot);
+                dns_series(&mut out, snapshot, observability.coredns);
                 dns = Some(snapshot);
             }
             Update::Nodes(snapshot) => {
                 counters.note_churn(snapshot);
-                karpenter_series(&mut out, snapshot, &counters.churn_counts);
+                karpenter_series(
+                    &mut out,
+                    snapshot,
+                    &counters.churn_counts,
+                    observability.karpenter,
+                );
             }
             _ => {}
         }
