@@ -208,6 +208,19 @@ impl Cockpit {
         self.history.get(&figure)
     }
 
+    /// The newest snapshot says its source cannot give this figure (East-West without flow
+    /// metrics): a chart of it has no data coming, rather than no history yet.
+    pub fn figure_unavailable(&self, figure: Figure) -> bool {
+        match figure {
+            Figure::CrossZoneRatio => self.flows.as_ref().is_some_and(|f| !f.has_flow_data()),
+            Figure::CrossZoneBytesPerSec => self
+                .flows
+                .as_ref()
+                .is_some_and(|f| f.cross_zone_bytes_per_sec().is_none()),
+            _ => false,
+        }
+    }
+
     /// Prices for the cluster's region, if the table knows it.
     pub fn region_prices(&self) -> Option<&RegionPrices> {
         self.config.prices.region(&self.cluster.region)

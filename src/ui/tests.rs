@@ -524,6 +524,31 @@ fn degraded_source_shows_cause_and_age() {
 }
 
 #[test]
+fn charts_without_flow_metrics_say_no_data_not_zero() {
+    let mut cockpit = Cockpit::new(AnalysisConfig::default());
+    for pane_update in [Update::Dns(dns(0)), Update::Nodes(nodes(0, 6))] {
+        cockpit.apply(pane_update);
+    }
+    let mut blind = flows(0);
+    blind.edges.clear();
+    blind.source = None;
+    cockpit.apply(Update::Flows(blind));
+    let overview = draw(&cockpit, &View::default(), &Theme::default(), 200, 60);
+    let chart_row = overview
+        .lines()
+        .skip_while(|line| !line.contains(" cross-zone share "))
+        .nth(1)
+        .unwrap_or_default();
+    // The cross-zone chart is the third in its row, after DNS p99 and gateway 5xx.
+    let third = chart_row
+        .split('│')
+        .filter(|cell| !cell.trim().is_empty())
+        .nth(2);
+    assert_eq!(third.map(str::trim), Some("no data"), "{overview}");
+    assert!(!overview.contains("0.0%"), "{overview}");
+}
+
+#[test]
 fn big_tables_build_only_visible_rows_and_clamp_the_offset() {
     let mut cockpit = busy_cockpit();
     cockpit.apply(Update::Nodes(nodes(1, 5_000)));
