@@ -828,6 +828,7 @@ mod tests {
         let mut health = Health::default();
         let only_vpa = Installed {
             kinds: vec![crds::VPA],
+            ..Installed::default()
         };
         let handles = start_crds(&client, None, &only_vpa, &sender, &mut health);
         assert_eq!(handles.len(), 1);
