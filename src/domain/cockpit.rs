@@ -62,6 +62,8 @@ pub struct Cockpit {
     pub sources: BTreeMap<Pane, SourceStatus>,
     /// How each source is doing (source-health view), by source name.
     pub health: BTreeMap<String, SourceHealth>,
+    /// What `kockpit doctor` would say, as the live backend checked at start.
+    pub checks: Option<super::checks::Checks>,
     history: BTreeMap<Figure, Series>,
     findings_by_pane: BTreeMap<Pane, Vec<Finding>>,
     findings: Vec<Finding>,
@@ -89,6 +91,7 @@ impl Cockpit {
             billing: None,
             sources: BTreeMap::new(),
             health: BTreeMap::new(),
+            checks: None,
             history: BTreeMap::new(),
             findings_by_pane: BTreeMap::new(),
             findings: Vec::new(),
@@ -174,6 +177,7 @@ impl Cockpit {
             Update::Source(status) => {
                 self.sources.insert(status.pane, status);
             }
+            Update::Checks(checks) => self.checks = Some(checks),
             Update::Health(health) => {
                 self.health.insert(health.source.clone(), health);
             }

@@ -135,6 +135,9 @@ pub enum Update {
     /// How one source (Kubernetes API, Prometheus, CloudWatch…) is doing; each replaces the
     /// last of the same source.
     Health(SourceHealth),
+    /// The checks `kockpit doctor` makes, as the live backend ran them at start; each run
+    /// replaces the last.
+    Checks(super::checks::Checks),
 }
 
 /// How one source is doing, for the source-health view: where it is, when it last

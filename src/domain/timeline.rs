@@ -187,7 +187,8 @@ pub fn update_time(update: &Update) -> Option<Timestamp> {
         Update::Cluster(_)
         | Update::InitialSyncDone
         | Update::Notice { .. }
-        | Update::Health(_) => None,
+        | Update::Health(_)
+        | Update::Checks(_) => None,
     }
 }
 

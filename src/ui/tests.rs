@@ -549,6 +549,36 @@ fn charts_without_flow_metrics_say_no_data_not_zero() {
 }
 
 #[test]
+fn the_sources_window_shows_the_doctors_checks_in_its_words() {
+    use crate::domain::assemble::ObjectKind;
+    use crate::domain::checks::{self, Checks};
+    use crate::domain::permissions;
+    let mut cockpit = busy_cockpit();
+    let reads = permissions::reads(&[ObjectKind::Node, ObjectKind::Pod], None);
+    let answers = [true, true, false, false];
+    let checks = Checks::new(
+        reads
+            .iter()
+            .zip(answers)
+            .map(|(read, allowed)| checks::read_access(read, &Ok((allowed, None))))
+            .collect(),
+    );
+    let doctor_says = checks.checks[2].line();
+    cockpit.apply(Update::Checks(checks));
+    let view = View {
+        overlay: Some(Overlay::Sources),
+        ..View::default()
+    };
+    let screen = draw(&cockpit, &view, &Theme::default(), 200, 60);
+    assert!(
+        screen.contains("(kockpit doctor) 4 checks: 2 ok, 2 failed"),
+        "{screen}"
+    );
+    assert!(screen.contains(&format!("FAIL  {doctor_says}")), "{screen}");
+    assert!(screen.contains("read access"), "{screen}");
+}
+
+#[test]
 fn big_tables_build_only_visible_rows_and_clamp_the_offset() {
     let mut cockpit = busy_cockpit();
     cockpit.apply(Update::Nodes(nodes(1, 5_000)));

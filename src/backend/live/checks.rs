@@ -459,8 +459,13 @@ async fn access_checks(
             .filter_map(|crd| ObjectKind::find(crd.group, crd.plural)),
     );
     let reads = permissions::reads(&kinds, options.live.namespace.as_deref());
-    let answers: Vec<Review> = futures::stream::iter(reads.iter())
-        .map(|read| review(client, &read.permission))
+    // Owned values in the stream: the future stays Send for the live task's spawn.
+    let permissions: Vec<Permission> = reads.iter().map(|r| r.permission.clone()).collect();
+    let answers: Vec<Review> = futures::stream::iter(permissions)
+        .map(|permission| {
+            let client = client.clone();
+            async move { review(&client, &permission).await }
+        })
         .buffered(REVIEWS_IN_FLIGHT)
         .collect()
         .await;

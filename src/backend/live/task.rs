@@ -609,6 +609,22 @@ fn spawn_discovery(client: Client, reports: mpsc::Sender<DiscoveryReport>) -> Jo
     })
 }
 
+/// Runs the checks `kockpit doctor` makes, once, for the Sources window: the same lines,
+/// so the window and the doctor never disagree. Write permissions are doctor's to check
+/// (`--allow-writes`); the window shows what kockpit reads with.
+fn spawn_checks(options: &LiveOptions, updates: &UpdateSender) -> JoinHandle<()> {
+    let options = super::checks::CheckOptions {
+        live: options.clone(),
+        allow_writes: false,
+        plugin_timeout: None,
+    };
+    let updates = updates.clone();
+    tokio::spawn(async move {
+        let checks = super::checks::run(&options).await;
+        let _ = updates.send(Update::Checks(checks)).await;
+    })
+}
+
 /// Waits until `at`; never, without one.
 async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
@@ -721,6 +737,7 @@ pub async fn run(
     }
     let (sender, mut reports) = mpsc::channel(WATCH_QUEUE);
     let mut watchers = start_core(&client, namespace, &sender, &mut live.health);
+    watchers.push(spawn_checks(&options, &updates));
     let (discovery_sender, mut discoveries) = mpsc::channel(4);
     let discovery_task = spawn_discovery(client.clone(), discovery_sender);
     let mut ticker = tokio::time::interval(TICK);
