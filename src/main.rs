@@ -61,10 +61,12 @@ enum Command {
         #[command(subcommand)]
         command: SimCommand,
     },
-    /// Check, in a few seconds, that everything kockpit reads is there: kubeconfig and context,
-    /// credential plugin, API server, every permission (with --allow-writes, those fixes need),
-    /// optional APIs, Prometheus and its exporters, CloudWatch. Exit 0 when kockpit has all it
-    /// needs, 1 otherwise. Takes the same source flags as the cockpit.
+    /// Check that everything kockpit reads is there, in a few seconds (exit 0 if so, else 1).
+    ///
+    /// One line each for the kubeconfig and context, the credential plugin (run and timed),
+    /// the API server, every permission kockpit reads with (and with --allow-writes, those
+    /// each fix needs), the optional APIs (Gateway API, Karpenter, VPA), Prometheus and its
+    /// exporters, and CloudWatch. Takes the same source flags as the cockpit.
     Doctor {
         #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
         format: DoctorFormat,

@@ -224,7 +224,15 @@ fn the_man_page_renders() {
         .env("MAN_KEEP_FORMATTING", "0")
         .output()
         .unwrap_or_else(|e| panic!("man -l: {e}"));
-    let text = String::from_utf8_lossy(&output.stdout);
+    // man formats for a terminal: bold is "c\bc". Keep what is read.
+    let mut text = String::new();
+    for c in String::from_utf8_lossy(&output.stdout).chars() {
+        if c == '\u{8}' {
+            text.pop();
+        } else {
+            text.push(c);
+        }
+    }
     assert!(
         output.status.success(),
         "man -l failed: {}",
