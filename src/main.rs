@@ -24,9 +24,15 @@ const SNAPSHOT_DEADLINE: Duration = Duration::from_secs(60);
 const EXIT_PARTIAL: u8 = 2;
 const EXIT_NOTHING_READ: u8 = 3;
 
+/// `0.1.0 (commit 2350095e1c2f)`: what `kockpit --version` prints after the name.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("KOCKPIT_COMMIT"), ")");
+
+/// The name kubectl's plugin discovery finds kockpit under (`kubectl kockpit …`).
+const KUBECTL_PLUGIN: &str = "kubectl-kockpit";
+
 /// A terminal cockpit for the on-call engineer of an Amazon EKS cluster.
 #[derive(Debug, Parser)]
-#[command(name = "kockpit", version, about, long_about = None)]
+#[command(name = "kockpit", version = VERSION, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -63,6 +69,30 @@ enum Command {
         #[command(subcommand)]
         command: SimCommand,
     },
+    /// Check that everything kockpit reads is there, in a few seconds (exit 0 if so, else 1).
+    ///
+    /// One line each for the kubeconfig and context, the credential plugin (run and timed),
+    /// the API server, every permission kockpit reads with (and with --allow-writes, those
+    /// each fix needs), the optional APIs (Gateway API, Karpenter, VPA), Prometheus and its
+    /// exporters, and CloudWatch. Takes the same source flags as the cockpit.
+    Doctor {
+        #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+        format: DoctorFormat,
+    },
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from this command line.
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DoctorFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +141,11 @@ struct ServeArgs {
     /// 0.37|1; default: the scenario's `[observability]`, else the newest).
     #[arg(long, value_name = "NAME=VERSION,...")]
     exporters: Option<String>,
+    /// Do not serve this CRD API, as on a cluster where it is not installed: a group
+    /// (karpenter.sh) or one resource as plural.group (httproutes.gateway.networking.k8s.io);
+    /// repeatable.
+    #[arg(long = "without-api", value_name = "GROUP|PLURAL.GROUP")]
+    without_apis: Vec<String>,
     /// Inject a fault (see below); repeatable.
     #[arg(long = "fault", value_name = "SPEC", value_parser = kockpit::backend::sim::serve::Fault::parse)]
     faults: Vec<kockpit::backend::sim::serve::Fault>,
@@ -156,6 +191,9 @@ enum Format {
 /// Where the cluster's facts come from.
 #[derive(Debug, Args)]
 struct SourceArgs {
+    /// Started as `kubectl kockpit`: the cluster of the kubeconfig, as kubectl would use it.
+    #[arg(skip)]
+    kubectl_plugin: bool,
     /// Run on the built-in simulated EKS cluster.
     #[arg(long, global = true)]
     demo: bool,
@@ -189,7 +227,7 @@ struct SourceArgs {
     #[arg(long, global = true, value_name = "NAME")]
     context: Option<String>,
     /// Live mode: watch only this namespace (default: all namespaces).
-    #[arg(long, global = true, value_name = "NS")]
+    #[arg(short = 'n', long, global = true, value_name = "NS")]
     namespace: Option<String>,
     /// Live mode: Prometheus base URL for QPS, latency, flows and usage percentiles. Credentials
     /// come from the environment: KOCKPIT_PROMETHEUS_TOKEN (bearer), or
@@ -270,7 +308,7 @@ struct LookArgs {
 fn main() -> ExitCode {
     // Exactly one TLS crypto provider for the whole process, before any client is built.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let cli = Cli::parse();
+    let cli = parse_command_line();
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -278,6 +316,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Started as `kubectl-kockpit` (kubectl's plugin discovery): help and errors say
+/// `kubectl kockpit`, and the kubeconfig's cluster is the default source, as with kubectl.
+fn parse_command_line() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let plugin = std::env::args_os()
+        .next()
+        .and_then(|arg| {
+            std::path::Path::new(&arg)
+                .file_name()
+                .map(|name| name == KUBECTL_PLUGIN)
+        })
+        .unwrap_or(false);
+    let mut command = Cli::command();
+    if plugin {
+        command = command.bin_name("kubectl kockpit");
+    }
+    let matches = command.get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    cli.source.kubectl_plugin = plugin;
+    cli
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -307,6 +367,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 
     match cli.command {
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "kockpit", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man) => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("cannot write the man page")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Doctor { format }) => {
+            use kockpit::backend::live::checks::{self, CheckOptions};
+            anyhow::ensure!(
+                !cli.source.demo && cli.source.objects.is_none(),
+                "doctor checks a live cluster: drop --demo and --objects"
+            );
+            let exec_timeout = cli.source.exec_timeout.or(settings.exec_timeout);
+            let options = CheckOptions {
+                live: live_options(&cli.source, exec_timeout)?,
+                allow_writes: cli.source.allow_writes || settings.allow_writes,
+                plugin_timeout: exec_timeout,
+            };
+            let report = tokio_runtime()?.block_on(checks::run(&options));
+            match format {
+                DoctorFormat::Text => print!("{}", report.to_text()),
+                DoctorFormat::Json => println!("{}", report.to_json()),
+            }
+            Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Some(Command::Scenarios) => {
             for scenario in scenarios::list() {
                 println!("{:<20} {}", scenario.name, scenario.description);
@@ -409,6 +505,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             options.objects = cli.source.objects.clone();
             options.scale = args.scale;
             options.faults = args.faults;
+            options.without_apis = args.without_apis;
             tokio_runtime()?.block_on(run(options))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -519,31 +616,37 @@ fn source_backend(
     }
     if is_live(source) {
         return Ok(Box::new(kockpit::backend::live::LiveBackend::new(
-            kockpit::backend::live::LiveOptions {
-                kubeconfig: source.kubeconfig.clone(),
-                context: source.context.clone(),
-                namespace: source.namespace.clone(),
-                prometheus: match &source.prometheus {
-                    Some(url) => {
-                        let mut options =
-                            kockpit::backend::live::prometheus::PrometheusOptions::new(
-                                url,
-                                prometheus_auth(source)?,
-                            );
-                        options.schedule.rate_window =
-                            prometheus_window(&source.prometheus_window)?;
-                        Some(options)
-                    }
-                    None => None,
-                },
-                region: source.region.clone(),
-                cloudwatch: source.cloudwatch,
-                flow_logs: flow_logs(source)?,
-                exec_timeout,
-            },
+            live_options(source, exec_timeout)?,
         )));
     }
     simulator(source, speed, start_offset)
+}
+
+/// The live backend's options from the source flags, checked here so a typo fails at start.
+fn live_options(
+    source: &SourceArgs,
+    exec_timeout: Option<Duration>,
+) -> anyhow::Result<kockpit::backend::live::LiveOptions> {
+    Ok(kockpit::backend::live::LiveOptions {
+        kubeconfig: source.kubeconfig.clone(),
+        context: source.context.clone(),
+        namespace: source.namespace.clone(),
+        prometheus: match &source.prometheus {
+            Some(url) => {
+                let mut options = kockpit::backend::live::prometheus::PrometheusOptions::new(
+                    url,
+                    prometheus_auth(source)?,
+                );
+                options.schedule.rate_window = prometheus_window(&source.prometheus_window)?;
+                Some(options)
+            }
+            None => None,
+        },
+        region: source.region.clone(),
+        cloudwatch: source.cloudwatch,
+        flow_logs: flow_logs(source)?,
+        exec_timeout,
+    })
 }
 
 /// `--flow-logs` and its format and lag, checked here so a typo fails at start.
@@ -580,7 +683,10 @@ fn prometheus_window(text: &str) -> anyhow::Result<String> {
 
 fn is_live(source: &SourceArgs) -> bool {
     let kubeconfig_env = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
-    let live = source.kubeconfig.is_some() || source.context.is_some() || kubeconfig_env;
+    let live = source.kubeconfig.is_some()
+        || source.context.is_some()
+        || kubeconfig_env
+        || source.kubectl_plugin;
     live && !source.demo && source.objects.is_none()
 }
 

@@ -56,20 +56,13 @@ impl FixCliError {
     }
 }
 
-/// The id `fix show` and `fix apply` take: the finding's id and the fix's slug.
-pub fn fix_id(finding: &Finding) -> Option<String> {
-    finding
-        .fix
-        .map(|kind| format!("{}#{}", finding.id, kind.slug()))
-}
-
 /// One line per finding that offers a fix.
 pub fn list(cockpit: &Cockpit) -> String {
     let mut out = String::new();
     let rows: Vec<(String, &Finding)> = cockpit
         .findings()
         .iter()
-        .filter_map(|f| fix_id(f).map(|id| (id, f)))
+        .filter_map(|f| f.fix_id().map(|id| (id, f)))
         .collect();
     if rows.is_empty() {
         return "No finding offers a fix right now.\n".into();
@@ -90,7 +83,7 @@ fn find<'a>(cockpit: &'a Cockpit, id: &str) -> Result<&'a Finding, FixCliError> 
     cockpit
         .findings()
         .iter()
-        .find(|f| fix_id(f).as_deref() == Some(id) || (f.id == id && f.fix.is_some()))
+        .find(|f| f.fix_id().as_deref() == Some(id) || (f.id == id && f.fix.is_some()))
         .ok_or_else(|| FixCliError::UnknownId(id.to_string()))
 }
 

@@ -62,6 +62,8 @@ pub struct Cockpit {
     pub sources: BTreeMap<Pane, SourceStatus>,
     /// How each source is doing (source-health view), by source name.
     pub health: BTreeMap<String, SourceHealth>,
+    /// What `kockpit doctor` would say, as the live backend checked at start.
+    pub checks: Option<super::checks::Checks>,
     history: BTreeMap<Figure, Series>,
     findings_by_pane: BTreeMap<Pane, Vec<Finding>>,
     findings: Vec<Finding>,
@@ -136,6 +138,7 @@ impl Cockpit {
             billing: None,
             sources: BTreeMap::new(),
             health: BTreeMap::new(),
+            checks: None,
             history: BTreeMap::new(),
             findings_by_pane: BTreeMap::new(),
             findings: Vec::new(),
@@ -222,6 +225,7 @@ impl Cockpit {
             Update::Source(status) => {
                 self.sources.insert(status.pane, status);
             }
+            Update::Checks(checks) => self.checks = Some(checks),
             Update::Health(health) => {
                 self.health.insert(health.source.clone(), health);
             }
@@ -265,6 +269,19 @@ impl Cockpit {
 
     pub fn series(&self, figure: Figure) -> Option<&Series> {
         self.history.get(&figure)
+    }
+
+    /// The newest snapshot says its source cannot give this figure (East-West without flow
+    /// metrics): a chart of it has no data coming, rather than no history yet.
+    pub fn figure_unavailable(&self, figure: Figure) -> bool {
+        match figure {
+            Figure::CrossZoneRatio => self.flows.as_ref().is_some_and(|f| !f.has_flow_data()),
+            Figure::CrossZoneBytesPerSec => self
+                .flows
+                .as_ref()
+                .is_some_and(|f| f.cross_zone_bytes_per_sec().is_none()),
+            _ => false,
+        }
     }
 
     /// Prices for the cluster's region, if the table knows it.

@@ -124,6 +124,14 @@ pub struct Finding {
     pub fix: Option<FixKind>,
 }
 
+impl Finding {
+    /// The id `kockpit fix show` and `fix apply` take: the finding's id and the fix's slug,
+    /// e.g. `dns/cache-hit-ratio#dns-cache-profile`. None when the finding offers no fix.
+    pub fn fix_id(&self) -> Option<String> {
+        self.fix.map(|kind| format!("{}#{}", self.id, kind.slug()))
+    }
+}
+
 /// Orders findings most severe first, then by pane, then by id, so lists are stable.
 pub fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {

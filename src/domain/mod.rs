@@ -3,9 +3,11 @@
 
 pub mod alerts;
 pub mod assemble;
+pub mod checks;
 pub mod cockpit;
 pub mod corefile;
 pub mod dns;
+pub mod exporters;
 pub mod file_error;
 pub mod finding;
 pub mod fix;
@@ -17,6 +19,7 @@ pub mod gateways;
 pub mod limits;
 pub mod model;
 pub mod nodes;
+pub mod permissions;
 pub mod prices;
 pub mod promql;
 pub mod report;

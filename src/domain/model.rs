@@ -140,6 +140,9 @@ pub enum Update {
     /// An object too large to read (over `limits::OBJECT_BYTES`) was left out; the pane it
     /// feeds shows a finding until it is read again or deleted.
     Oversized(OversizedObject),
+    /// The checks `kockpit doctor` makes, as the live backend ran them at start; each run
+    /// replaces the last.
+    Checks(super::checks::Checks),
 }
 
 /// An object the source left out because of its size.

@@ -206,6 +206,9 @@ pub struct FindingReport {
     pub object: ObjectRef,
     /// The fix's slug (e.g. "dns-cache-profile"), or null.
     pub fix: Option<&'static str>,
+    /// The id `kockpit fix show` and `fix apply` take
+    /// (e.g. "dns/cache-hit-ratio#dns-cache-profile"), or null.
+    pub fix_id: Option<String>,
     pub evidence: Vec<Evidence>,
 }
 
@@ -218,6 +221,7 @@ impl From<&Finding> for FindingReport {
             summary: finding.summary.clone(),
             object: finding.object.clone(),
             fix: finding.fix.map(|f| f.slug()),
+            fix_id: finding.fix_id(),
             evidence: finding.evidence.clone(),
         }
     }
@@ -459,8 +463,9 @@ impl Report {
         );
         for finding in &self.findings {
             let fix = finding
-                .fix
-                .map(|slug| format!(" (fix: `{slug}`)"))
+                .fix_id
+                .as_ref()
+                .map(|id| format!(" (fix: `kockpit fix show {id}`)"))
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
@@ -966,8 +971,17 @@ mod tests {
         let findings = json["findings"].as_array().expect("array");
         assert!(!findings.is_empty());
         for finding in findings {
-            for key in ["id", "pane", "severity", "summary", "object", "fix"] {
+            for key in [
+                "id", "pane", "severity", "summary", "object", "fix", "fix_id",
+            ] {
                 assert!(finding.get(key).is_some(), "finding.{key}");
+            }
+            // The id `kockpit fix apply` takes is the finding's and the fix's together.
+            if let Some(slug) = finding["fix"].as_str() {
+                let id = finding["id"].as_str().unwrap_or_default();
+                assert_eq!(finding["fix_id"], format!("{id}#{slug}"));
+            } else {
+                assert!(finding["fix_id"].is_null());
             }
         }
         assert_eq!(findings[0]["severity"], "critical");

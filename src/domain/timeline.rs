@@ -188,7 +188,8 @@ pub fn update_time(update: &Update) -> Option<Timestamp> {
         | Update::Oversized(_)
         | Update::InitialSyncDone
         | Update::Notice { .. }
-        | Update::Health(_) => None,
+        | Update::Health(_)
+        | Update::Checks(_) => None,
     }
 }
 

@@ -1,7 +1,8 @@
 //! The source-health window: every source kockpit reads (the Kubernetes API, Prometheus,
 //! CloudWatch, the simulator), when it last answered, how long that took and its last
-//! error; then each pane with the source behind it and how that is doing. What an
-//! on-call engineer checks first when a figure looks wrong: is it the cluster, or the pipe?
+//! error; the checks `kockpit doctor` makes (permissions, optional APIs, exporters), in the
+//! doctor's own words; then each pane with the source behind it and how that is doing. What
+//! an on-call engineer checks first when a figure looks wrong: is it the cluster, or the pipe?
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -13,6 +14,7 @@ use super::overlay::{window, wrap_words};
 use super::text::{sanitize, truncate};
 use super::theme::Theme;
 use crate::domain::Cockpit;
+use crate::domain::checks::{Checks, Status};
 use crate::domain::model::{Pane, SourceHealth, SourceState};
 use crate::domain::time::Timestamp;
 
@@ -94,6 +96,49 @@ fn source_lines(
     lines
 }
 
+/// The doctor's checks, area by area, in its own words: every line that is not ok, and the
+/// ok ones counted when there are many (every permission has one).
+fn check_lines(checks: &Checks, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(vec![
+        Span::styled("Checks ", theme.title),
+        Span::styled(
+            format!("(kockpit doctor) {}", checks.summary()),
+            theme.muted,
+        ),
+    ])];
+    for (area, in_area) in checks.by_area() {
+        let ok: Vec<_> = in_area.iter().filter(|c| c.status == Status::Ok).collect();
+        let mut shown: Vec<(Status, String)> = in_area
+            .iter()
+            .filter(|c| c.status != Status::Ok || ok.len() <= 2)
+            .map(|c| (c.status, c.line()))
+            .collect();
+        if ok.len() > 2 {
+            shown.insert(0, (Status::Ok, format!("{} checks ok", ok.len())));
+        }
+        for (index, (status, text)) in shown.into_iter().enumerate() {
+            let style = match status {
+                Status::Ok => theme.ok,
+                Status::Skipped => theme.muted,
+                Status::Warn => theme.warn,
+                Status::Fail => theme.crit,
+            };
+            let title = if index == 0 { area.title() } else { "" };
+            let mut wrapped = wrap_words(&sanitize(&text), width.saturating_sub(28)).into_iter();
+            lines.push(Line::from(vec![
+                Span::styled(format!("{title:<22}"), theme.text),
+                Span::styled(format!("{}  ", status.marker()), style),
+                Span::styled(wrapped.next().unwrap_or_default(), theme.text),
+            ]));
+            lines.extend(
+                wrapped
+                    .map(|rest| Line::from(Span::styled(format!("{:28}{rest}", ""), theme.text))),
+            );
+        }
+    }
+    lines
+}
+
 /// A pane, the source behind it and its state.
 fn pane_lines(cockpit: &Cockpit, pane: Pane, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let Some(status) = cockpit.sources.get(&pane) else {
@@ -165,6 +210,10 @@ pub fn render(frame: &mut Frame, area: Rect, theme: &Theme, cockpit: &Cockpit, s
     }
     for health in cockpit.health.values() {
         lines.extend(source_lines(health, cockpit.now, theme, width));
+    }
+    if let Some(checks) = &cockpit.checks {
+        lines.push(Line::from(""));
+        lines.extend(check_lines(checks, theme, width));
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("Panes", theme.title)));

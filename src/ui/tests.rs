@@ -527,6 +527,61 @@ fn degraded_source_shows_cause_and_age() {
 }
 
 #[test]
+fn charts_without_flow_metrics_say_no_data_not_zero() {
+    let mut cockpit = Cockpit::new(AnalysisConfig::default());
+    for pane_update in [Update::Dns(dns(0)), Update::Nodes(nodes(0, 6))] {
+        cockpit.apply(pane_update);
+    }
+    let mut blind = flows(0);
+    blind.edges.clear();
+    blind.source = None;
+    cockpit.apply(Update::Flows(blind));
+    let overview = draw(&cockpit, &View::default(), &Theme::default(), 200, 60);
+    let chart_row = overview
+        .lines()
+        .skip_while(|line| !line.contains(" cross-zone share "))
+        .nth(1)
+        .unwrap_or_default();
+    // The cross-zone chart is the third in its row, after DNS p99 and gateway 5xx.
+    let third = chart_row
+        .split('│')
+        .filter(|cell| !cell.trim().is_empty())
+        .nth(2);
+    assert_eq!(third.map(str::trim), Some("no data"), "{overview}");
+    assert!(!overview.contains("0.0%"), "{overview}");
+}
+
+#[test]
+fn the_sources_window_shows_the_doctors_checks_in_its_words() {
+    use crate::domain::assemble::ObjectKind;
+    use crate::domain::checks::{self, Checks};
+    use crate::domain::permissions;
+    let mut cockpit = busy_cockpit();
+    let reads = permissions::reads(&[ObjectKind::Node, ObjectKind::Pod], None);
+    let answers = [true, true, false, false];
+    let checks = Checks::new(
+        reads
+            .iter()
+            .zip(answers)
+            .map(|(read, allowed)| checks::read_access(read, &Ok((allowed, None))))
+            .collect(),
+    );
+    let doctor_says = checks.checks[2].line();
+    cockpit.apply(Update::Checks(checks));
+    let view = View {
+        overlay: Some(Overlay::Sources),
+        ..View::default()
+    };
+    let screen = draw(&cockpit, &view, &Theme::default(), 200, 60);
+    assert!(
+        screen.contains("(kockpit doctor) 4 checks: 2 ok, 2 failed"),
+        "{screen}"
+    );
+    assert!(screen.contains(&format!("FAIL  {doctor_says}")), "{screen}");
+    assert!(screen.contains("read access"), "{screen}");
+}
+
+#[test]
 fn big_tables_build_only_visible_rows_and_clamp_the_offset() {
     let mut cockpit = busy_cockpit();
     cockpit.apply(Update::Nodes(nodes(1, 5_000)));

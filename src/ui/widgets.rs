@@ -315,8 +315,14 @@ fn chart(frame: &mut Frame, area: Rect, input: &RenderInput, spec: &ChartSpec) {
         .border_style(theme.border)
         .title(Span::styled(format!(" {} ", spec.title), theme.title));
     let (Some(series), Some(now)) = (input.cockpit.series(spec.figure), input.cockpit.now) else {
+        // A source that cannot give the figure will not fill the chart by waiting.
+        let empty = if input.cockpit.figure_unavailable(spec.figure) {
+            "no data"
+        } else {
+            "no history yet"
+        };
         frame.render_widget(
-            Paragraph::new(Span::styled("no history yet", theme.muted)).block(block),
+            Paragraph::new(Span::styled(empty, theme.muted)).block(block),
             area,
         );
         return;

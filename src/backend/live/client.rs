@@ -58,7 +58,18 @@ pub struct Connection {
     pub plugin: Option<Arc<ExecPlugin>>,
 }
 
-fn read_kubeconfig(options: &LiveOptions) -> Result<Kubeconfig, KubeconfigError> {
+/// Where the kubeconfig is read from, as the user would name it.
+pub fn kubeconfig_source(options: &LiveOptions) -> String {
+    match &options.kubeconfig {
+        Some(path) => path.display().to_string(),
+        None => match std::env::var("KUBECONFIG") {
+            Ok(paths) if !paths.is_empty() => format!("KUBECONFIG={paths}"),
+            _ => "~/.kube/config".to_string(),
+        },
+    }
+}
+
+pub fn read_kubeconfig(options: &LiveOptions) -> Result<Kubeconfig, KubeconfigError> {
     match &options.kubeconfig {
         Some(path) => Kubeconfig::read_from(path),
         // Honours KUBECONFIG (several files merged), else ~/.kube/config.

@@ -1,6 +1,8 @@
 //! Which optional APIs the cluster serves: Gateway API, Karpenter, the VPA. Asked once at
 //! start (and retried while the API server cannot answer), before their watchers start.
 
+use std::collections::BTreeMap;
+
 use kube::Client;
 
 use super::crds::{self, CrdKind};
@@ -9,6 +11,8 @@ use super::crds::{self, CrdKind};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Installed {
     pub kinds: Vec<CrdKind>,
+    /// Every API group the server serves, with its versions (for `kockpit doctor`).
+    pub groups: BTreeMap<String, Vec<String>>,
 }
 
 impl Installed {
@@ -39,7 +43,17 @@ pub async fn discover(client: &Client) -> Result<Installed, kube::Error> {
             .flat_map(|g| g.versions.iter())
             .any(|v| v.group_version == gv)
     };
-    let mut installed = Installed::default();
+    let mut installed = Installed {
+        groups: groups
+            .groups
+            .iter()
+            .map(|g| {
+                let versions = g.versions.iter().map(|v| v.version.clone()).collect();
+                (g.name.clone(), versions)
+            })
+            .collect(),
+        ..Installed::default()
+    };
     let mut checked: Vec<(String, Vec<String>)> = Vec::new();
     for kind in WANTED {
         let group_version = kind.group_version();

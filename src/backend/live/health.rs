@@ -5,52 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::domain::assemble::ObjectKind;
+use crate::domain::assemble::{ObjectKind, pane_kinds};
 use crate::domain::model::{Pane, SourceHealth, SourceState};
 use crate::domain::time::Timestamp;
 
 use super::watch::WatchFailure;
-
-/// The kinds a pane cannot do without, and those that only fill in details.
-pub fn pane_kinds(pane: Pane) -> (&'static [ObjectKind], &'static [ObjectKind]) {
-    use ObjectKind::*;
-    match pane {
-        Pane::Dns => (&[Deployment, Pod, ConfigMap], &[Node, DaemonSet]),
-        Pane::Gateways => (
-            &[Gateway, HttpRoute],
-            &[
-                GatewayClass,
-                GrpcRoute,
-                ReferenceGrant,
-                Service,
-                EndpointSlice,
-            ],
-        ),
-        Pane::Flows => (&[Service, EndpointSlice], &[Node]),
-        Pane::Nodes => (
-            &[Node],
-            &[
-                Pod,
-                NodePool,
-                NodeClaim,
-                Event,
-                PodDisruptionBudget,
-                Ec2NodeClass,
-            ],
-        ),
-        Pane::Rightsizing => (
-            &[Deployment, StatefulSet, DaemonSet],
-            &[
-                Pod,
-                ReplicaSet,
-                VerticalPodAutoscaler,
-                HorizontalPodAutoscaler,
-                Namespace,
-            ],
-        ),
-        Pane::Spend => (&[Node], &[Pod, Deployment, StatefulSet, DaemonSet]),
-    }
-}
 
 #[derive(Debug, Clone, Default)]
 struct KindHealth {

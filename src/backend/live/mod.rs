@@ -2,6 +2,8 @@
 //! compact projections of the objects the panes read, and assembles the pane snapshots from
 //! them at most once a second.
 
+/// What `kockpit doctor` and the Sources window check, gathered from the cluster and sources.
+pub mod checks;
 pub mod client;
 /// Load balancer, Container Insights and billing figures from CloudWatch (`--cloudwatch`).
 pub mod cloudwatch;

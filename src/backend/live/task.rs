@@ -97,7 +97,7 @@ struct Live {
 fn pane_of(kind: ObjectKind) -> Pane {
     let needs = |primary: bool| {
         Pane::ALL.into_iter().find(|pane| {
-            let (needed, details) = super::health::pane_kinds(*pane);
+            let (needed, details) = crate::domain::assemble::pane_kinds(*pane);
             if primary { needed } else { details }.contains(&kind)
         })
     };
@@ -672,6 +672,22 @@ fn spawn_discovery(client: Client, reports: mpsc::Sender<DiscoveryReport>) -> Jo
     })
 }
 
+/// Runs the checks `kockpit doctor` makes, once, for the Sources window: the same lines,
+/// so the window and the doctor never disagree. Write permissions are doctor's to check
+/// (`--allow-writes`); the window shows what kockpit reads with.
+fn spawn_checks(options: &LiveOptions, updates: &UpdateSender) -> JoinHandle<()> {
+    let options = super::checks::CheckOptions {
+        live: options.clone(),
+        allow_writes: false,
+        plugin_timeout: options.exec_timeout,
+    };
+    let updates = updates.clone();
+    tokio::spawn(async move {
+        let checks = super::checks::run(&options).await;
+        let _ = updates.send(Update::Checks(checks)).await;
+    })
+}
+
 /// Waits until `at`; never, without one.
 async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
@@ -875,6 +891,8 @@ pub async fn run(
                 // Sent again on the server's clock.
                 live.sent_states.clear();
                 tasks.watchers = start_core(&client, namespace, &sender, &mut live.health);
+                // The doctor's checks for the Sources window, once credentials are settled.
+                tasks.watchers.push(spawn_checks(&options, &updates));
                 tasks.discovery = Some(spawn_discovery(client.clone(), discovery_sender.clone()));
             }
             Some(message) = reports.recv() => {
@@ -988,6 +1006,7 @@ mod tests {
         let mut health = Health::default();
         let only_vpa = Installed {
             kinds: vec![crds::VPA],
+            ..Installed::default()
         };
         let handles = start_crds(&client, None, &only_vpa, &sender, &mut health);
         assert_eq!(handles.len(), 1);

@@ -223,34 +223,48 @@ impl ClusterWriter {
         if let Some(sub) = &target.subresource {
             attributes["subresource"] = json!(sub);
         }
-        let review = json!({
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SelfSubjectAccessReview",
-            "spec": {"resourceAttributes": attributes},
-        });
         let answer = self
             .call(ApiCall {
                 method: Method::POST,
-                path: "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews".into(),
+                path: ACCESS_REVIEW_PATH.into(),
                 content_type: Some("application/json"),
-                body: review.to_string().into_bytes(),
+                body: access_review(attributes).to_string().into_bytes(),
             })
             .await?;
-        let allowed = answer
-            .pointer("/status/allowed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let reason = answer
-            .pointer("/status/reason")
-            .and_then(Value::as_str)
-            .filter(|r| !r.is_empty())
-            .map(|reason| crate::domain::sanitize::sanitize(reason).into_owned());
+        let (allowed, reason) = review_answer(&answer);
         Ok(Access {
             allowed,
             needs: paths::describe_permission(target, verb),
             reason,
         })
     }
+}
+
+/// Where SelfSubjectAccessReviews are posted.
+pub const ACCESS_REVIEW_PATH: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+
+/// A SelfSubjectAccessReview asking about `attributes` (verb, group, resource, and optionally
+/// namespace, name and subresource).
+pub fn access_review(attributes: Value) -> Value {
+    json!({
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": attributes},
+    })
+}
+
+/// Whether the review allowed it, and the server's reason (sanitised), from its answer.
+pub fn review_answer(answer: &Value) -> (bool, Option<String>) {
+    let allowed = answer
+        .pointer("/status/allowed")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let reason = answer
+        .pointer("/status/reason")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+        .map(|reason| crate::domain::sanitize::sanitize(reason).into_owned());
+    (allowed, reason)
 }
 
 /// The verb a write needs in RBAC terms.

@@ -41,18 +41,11 @@ fn segment(text: &str) -> String {
 
 /// "patch deployments.apps/scale in namespace kube-system".
 pub fn describe_permission(target: &Target, verb: &str) -> String {
-    let group = target.group();
-    let mut resource = if group.is_empty() {
-        target.resource.clone()
-    } else {
-        format!("{}.{}", target.resource, group)
-    };
-    if let Some(sub) = &target.subresource {
-        resource.push('/');
-        resource.push_str(sub);
-    }
-    match &target.namespace {
-        Some(namespace) => format!("{verb} {resource} in namespace {namespace}"),
-        None => format!("{verb} {resource} (cluster-wide)"),
-    }
+    use crate::domain::permissions::{describe, resource_name};
+    let resource = resource_name(
+        target.group(),
+        &target.resource,
+        target.subresource.as_deref(),
+    );
+    describe(verb, &resource, target.namespace.as_deref())
 }

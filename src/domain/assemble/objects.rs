@@ -6,7 +6,7 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use crate::domain::model::{Capacity, Condition, DisruptionBudget, RouteKind};
+use crate::domain::model::{Capacity, Condition, DisruptionBudget, Pane, RouteKind};
 use crate::domain::time::Timestamp;
 
 pub use super::pods::{Name, Pods};
@@ -87,6 +87,44 @@ impl ObjectKind {
         }
     }
 
+    /// The built-in kinds every cluster serves, which the live backend always watches.
+    pub const CORE: [ObjectKind; 13] = [
+        ObjectKind::Node,
+        ObjectKind::Namespace,
+        ObjectKind::Pod,
+        ObjectKind::Service,
+        ObjectKind::EndpointSlice,
+        ObjectKind::Deployment,
+        ObjectKind::StatefulSet,
+        ObjectKind::DaemonSet,
+        ObjectKind::ReplicaSet,
+        ObjectKind::ConfigMap,
+        ObjectKind::Event,
+        ObjectKind::HorizontalPodAutoscaler,
+        ObjectKind::PodDisruptionBudget,
+    ];
+
+    /// The kinds that come from CRDs, watched when discovery finds them.
+    pub const CUSTOM: [ObjectKind; 9] = [
+        ObjectKind::GatewayClass,
+        ObjectKind::Gateway,
+        ObjectKind::HttpRoute,
+        ObjectKind::GrpcRoute,
+        ObjectKind::ReferenceGrant,
+        ObjectKind::NodePool,
+        ObjectKind::NodeClaim,
+        ObjectKind::Ec2NodeClass,
+        ObjectKind::VerticalPodAutoscaler,
+    ];
+
+    /// The kind served as `resource` in `group`, if kockpit watches it.
+    pub fn find(group: &str, resource: &str) -> Option<ObjectKind> {
+        Self::CORE
+            .into_iter()
+            .chain(Self::CUSTOM)
+            .find(|kind| kind.group() == group && kind.resource() == resource)
+    }
+
     /// The plural resource name, as RBAC rules and error messages spell it.
     pub fn resource(self) -> &'static str {
         match self {
@@ -153,6 +191,47 @@ impl ObjectKind {
                 | ObjectKind::NodeClaim
                 | ObjectKind::Ec2NodeClass
         )
+    }
+}
+
+/// The kinds a pane cannot do without, and those that only fill in details.
+pub fn pane_kinds(pane: Pane) -> (&'static [ObjectKind], &'static [ObjectKind]) {
+    use ObjectKind::*;
+    match pane {
+        Pane::Dns => (&[Deployment, Pod, ConfigMap], &[Node, DaemonSet]),
+        Pane::Gateways => (
+            &[Gateway, HttpRoute],
+            &[
+                GatewayClass,
+                GrpcRoute,
+                ReferenceGrant,
+                Service,
+                EndpointSlice,
+            ],
+        ),
+        Pane::Flows => (&[Service, EndpointSlice], &[Node]),
+        Pane::Nodes => (
+            &[Node],
+            &[
+                Pod,
+                NodePool,
+                NodeClaim,
+                Event,
+                PodDisruptionBudget,
+                Ec2NodeClass,
+            ],
+        ),
+        Pane::Rightsizing => (
+            &[Deployment, StatefulSet, DaemonSet],
+            &[
+                Pod,
+                ReplicaSet,
+                VerticalPodAutoscaler,
+                HorizontalPodAutoscaler,
+                Namespace,
+            ],
+        ),
+        Pane::Spend => (&[Node], &[Pod, Deployment, StatefulSet, DaemonSet]),
     }
 }
 

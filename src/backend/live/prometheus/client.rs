@@ -319,7 +319,15 @@ fn excerpt(body: &[u8]) -> String {
 
 impl Querier for PrometheusClient {
     async fn metric_names(&self) -> Result<BTreeSet<String>, QueryError> {
-        match self.send(NAMES_PATH, None).await?.value {
+        let answer = self.send(NAMES_PATH, None).await?;
+        // Part of the list cannot tell which exporters are missing, nor which name variant
+        // a cluster uses: the lookup counts as failed and the current names are assumed.
+        if let Some(note) = answer.truncated {
+            return Err(QueryError::Unexpected(format!(
+                "the list of metric names was {note}"
+            )));
+        }
+        match answer.value {
             Data::Strings(names) => Ok(names.into_iter().collect()),
             // An empty list decodes as an empty vector.
             Data::Vector(samples) if samples.is_empty() => Ok(BTreeSet::new()),

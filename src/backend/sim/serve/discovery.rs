@@ -21,6 +21,9 @@ pub struct ResourceDef {
     pub categories: Vec<String>,
     /// Served from the object store; review resources (create-only) are not.
     pub stored: bool,
+    /// Not advertised and not served (`sim serve --without-api`): a cluster where this CRD
+    /// is not installed.
+    pub hidden: bool,
 }
 
 impl ResourceDef {
@@ -239,6 +242,7 @@ impl Default for Registry {
                         Vec::new()
                     },
                     stored: true,
+                    hidden: false,
                 },
             )
             .collect();
@@ -256,6 +260,7 @@ impl Default for Registry {
                 short_names: Vec::new(),
                 categories: Vec::new(),
                 stored: false,
+                hidden: false,
             });
         }
         Registry { resources }
@@ -263,10 +268,31 @@ impl Default for Registry {
 }
 
 impl Registry {
+    /// A served resource (hidden ones are not found: requests for them get 404).
     pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<usize> {
-        self.resources
-            .iter()
-            .position(|r| r.group == group && r.version == version && r.plural == plural)
+        self.resources.iter().position(|r| {
+            !r.hidden && r.group == group && r.version == version && r.plural == plural
+        })
+    }
+
+    /// Stops serving an API: `spec` is a group (`karpenter.sh`: all its kinds) or one
+    /// resource as `plural.group` (`httproutes.gateway.networking.k8s.io`), the way a CRD is
+    /// named. Only kinds from CRDs can be hidden. Errors when nothing matches.
+    pub fn hide(&mut self, spec: &str) -> Result<(), String> {
+        let mut matched = false;
+        for r in self.resources.iter_mut().filter(|r| r.group.contains('.')) {
+            if r.group == spec || format!("{}.{}", r.plural, r.group) == spec {
+                r.hidden = true;
+                matched = true;
+            }
+        }
+        if matched {
+            Ok(())
+        } else {
+            Err(format!(
+                "--without-api {spec}: no CRD API of the simulator is named so (give a group such as karpenter.sh, or plural.group such as httproutes.gateway.networking.k8s.io)"
+            ))
+        }
     }
 
     pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<usize> {
@@ -306,13 +332,18 @@ impl Registry {
             short_names: Vec::new(),
             categories: Vec::new(),
             stored: true,
+            hidden: false,
         });
         self.resources.len() - 1
     }
 
     fn groups(&self) -> Vec<(String, Vec<String>)> {
         let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-        for r in self.resources.iter().filter(|r| !r.group.is_empty()) {
+        for r in self
+            .resources
+            .iter()
+            .filter(|r| !r.group.is_empty() && !r.hidden)
+        {
             match groups.iter_mut().find(|(g, _)| *g == r.group) {
                 Some((_, versions)) => {
                     if !versions.contains(&r.version) {
@@ -383,7 +414,7 @@ impl Registry {
         for r in self
             .resources
             .iter()
-            .filter(|r| r.group == group && r.version == version)
+            .filter(|r| !r.hidden && r.group == group && r.version == version)
         {
             entries.push(r.discovery_entry());
             if matches!(r.kind.as_str(), "Deployment" | "StatefulSet" | "ReplicaSet") {
@@ -438,6 +469,39 @@ mod tests {
         );
         assert!(registry.group("karpenter.sh").is_some());
         assert!(registry.resource_list("nothing", "v1").is_none());
+    }
+
+    #[test]
+    fn a_hidden_api_is_neither_advertised_nor_found() {
+        let mut registry = Registry::default();
+        assert!(registry.hide("pods").is_err(), "built-in kinds stay");
+        assert!(registry.hide("example.com").is_err());
+        registry
+            .hide("karpenter.sh")
+            .unwrap_or_else(|e| panic!("{e}"));
+        registry
+            .hide("httproutes.gateway.networking.k8s.io")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(registry.group("karpenter.sh").is_none());
+        assert!(registry.find("karpenter.sh", "v1", "nodepools").is_none());
+        assert!(
+            registry
+                .find("karpenter.k8s.aws", "v1", "ec2nodeclasses")
+                .is_some()
+        );
+        let gateway = registry
+            .resource_list("gateway.networking.k8s.io", "v1")
+            .unwrap_or_default();
+        let names: Vec<&str> = gateway["resources"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|e| e["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(names.contains(&"gateways") && !names.contains(&"httproutes"));
+        assert!(
+            !registry.group_list()["groups"]
+                .as_array()
+                .is_some_and(|g| g.iter().any(|g| g["name"] == "karpenter.sh"))
+        );
     }
 
     #[test]

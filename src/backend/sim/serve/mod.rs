@@ -78,6 +78,8 @@ pub struct ServeOptions {
     pub simulate: bool,
     pub scale: Option<(u32, u32)>,
     pub faults: Vec<Fault>,
+    /// CRD APIs not to serve (`--without-api`): a group, or `plural.group`.
+    pub without_apis: Vec<String>,
     /// The bearer token clients must send; a fresh one when `None`.
     pub token: Option<String>,
     /// Refuse requests without credentials too. Off by default: kubectl (client-go) sends
@@ -101,6 +103,7 @@ impl ServeOptions {
             simulate: true,
             scale: None,
             faults: Vec::new(),
+            without_apis: Vec::new(),
             token: None,
             require_token: false,
             metrics: super::exposition::render,
@@ -129,6 +132,8 @@ pub enum ServeError {
     },
     #[error("the simulator task failed: {0}")]
     Task(String),
+    #[error("{0}")]
+    Options(String),
 }
 
 /// State shared by the connections, the watches and the stepping task.
@@ -319,7 +324,11 @@ impl Server {
         })
         .await
         .map_err(|e| ServeError::Task(e.to_string()))?;
-        let mut store = Store::new(discovery::Registry::default(), options.event_window);
+        let mut registry = discovery::Registry::default();
+        for spec in &options.without_apis {
+            registry.hide(spec).map_err(ServeError::Options)?;
+        }
+        let mut store = Store::new(registry, options.event_window);
         for item in std::mem::take(&mut loaded.objects) {
             let kind = item.object["kind"].as_str().unwrap_or_default().to_string();
             let report = &mut loaded.files[item.file];
