@@ -397,6 +397,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 live: live_options(&cli.source, exec_timeout)?,
                 allow_writes: cli.source.allow_writes || settings.allow_writes,
                 plugin_timeout: exec_timeout,
+                ask_access: true,
             };
             let report = tokio_runtime()?.block_on(checks::run(&options));
             match format {

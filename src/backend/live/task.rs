@@ -673,8 +673,9 @@ fn spawn_discovery(client: Client, reports: mpsc::Sender<DiscoveryReport>) -> Jo
 }
 
 /// Runs the checks `kockpit doctor` makes, once, for the Sources window: the same lines,
-/// so the window and the doctor never disagree. Write permissions are doctor's to check
-/// (`--allow-writes`); the window shows what kockpit reads with.
+/// so the window and the doctor never disagree. Access reviews are the doctor's to ask: the
+/// cockpit's own lists and watches say what is refused, and without --allow-writes the
+/// server sees nothing from it but reads and dry runs.
 fn spawn_checks(
     options: &LiveOptions,
     connected: super::checks::Connected,
@@ -684,6 +685,7 @@ fn spawn_checks(
         live: options.clone(),
         allow_writes: false,
         plugin_timeout: options.exec_timeout,
+        ask_access: false,
     };
     let updates = updates.clone();
     tokio::spawn(async move {
