@@ -17,6 +17,12 @@
 //! other sizes (also `--churn`, `--probes`, `--latency-seconds`, `--idle-seconds`), `--
 //! --curve` the 10k/50k/150k series (one process per size). The last line is one JSON
 //! object. Under `cargo test` (no `--bench`) it is a small smoke run in process.
+//!
+//! `-- --soak [MINUTES]` runs the soak instead (see `soak.rs`): churn and the API server's
+//! faults in a cycle for 30 minutes, memory, descriptors and tasks sampled throughout.
+
+#[path = "scale/soak.rs"]
+mod soak;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -987,6 +993,29 @@ fn main() {
         let report = tokio_runtime().block_on(measure(options));
         assert!(report.nodes_seen >= 20, "the scaled nodes are there");
         print(&report);
+        // The short soak: every fault once, each held a second.
+        let soaked =
+            tokio_runtime().block_on(soak::soak(Options::smoke(), 0.0, Duration::from_secs(1)));
+        soaked.print();
+        assert!(soaked.all_recovered(), "every fault is recovered from");
+        return;
+    }
+    if let Some(at) = args.iter().position(|a| a == "--soak") {
+        let minutes = args
+            .get(at + 1)
+            .and_then(|m| m.parse::<f64>().ok())
+            .unwrap_or(30.0);
+        // A mid-sized cluster unless --nodes and --pods say otherwise.
+        let mut options = parse_args(&args);
+        if !args.iter().any(|a| a == "--nodes") {
+            options.nodes = 2000;
+        }
+        if !args.iter().any(|a| a == "--pods") {
+            options.pods = 30_000;
+        }
+        let soaked =
+            tokio_runtime().block_on(soak::soak(options, minutes, Duration::from_secs(30)));
+        soaked.print();
         return;
     }
     if args.iter().any(|a| a == "--curve") {
