@@ -555,6 +555,18 @@ enum ServerSide {
     InProcess(kockpit::backend::sim::serve::Server),
 }
 
+impl ServerSide {
+    async fn stop(self) {
+        match self {
+            ServerSide::Process(mut child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            ServerSide::InProcess(server) => server.stop().await,
+        }
+    }
+}
+
 fn scratch() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("kockpit-scale-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
@@ -786,13 +798,7 @@ async fn measure(options: Options) -> Report {
     let steps = diagnose(&mut cockpit);
 
     cockpit.handle.shutdown();
-    match server {
-        ServerSide::Process(mut child) => {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        ServerSide::InProcess(server) => server.stop().await,
-    }
+    server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     Report {
         options,

@@ -131,13 +131,7 @@ pub async fn soak(options: Options, minutes: f64, stretch: Duration) -> SoakRepo
     }
     let log = admin(&client, "PUT", "rate=0 probes=0").await;
     cockpit.handle.shutdown();
-    match server {
-        ServerSide::Process(mut child) => {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        ServerSide::InProcess(server) => server.stop().await,
-    }
+    server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     SoakReport {
         minutes: started.elapsed().as_secs_f64() / 60.0,
