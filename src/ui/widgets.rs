@@ -735,12 +735,27 @@ pub fn pane_frame(frame: &mut Frame, area: Rect, input: &RenderInput, pane: Pane
     }
     if !cockpit.has_data(pane) {
         frame.render_widget(
-            Paragraph::new(Span::styled("waiting for data…", theme.muted)),
+            Paragraph::new(Span::styled(waiting_text(cockpit), theme.muted))
+                .wrap(ratatui::widgets::Wrap { trim: true }),
             area,
         );
         return None;
     }
     Some(area)
+}
+
+/// "waiting for data…", and while the first lists run, what is still being listed (on a
+/// large cluster the pod list alone takes tens of seconds).
+pub fn waiting_text(cockpit: &Cockpit) -> String {
+    let progress = cockpit
+        .health
+        .get("kubernetes")
+        .and_then(|h| h.detail.as_deref())
+        .filter(|_| !cockpit.initial_sync_done);
+    match progress {
+        Some(progress) => format!("waiting for data… {}", sanitize(progress)),
+        None => "waiting for data…".to_string(),
+    }
 }
 
 /// `prometheus unavailable: connection refused · last good data 3m ago`, when the pane's

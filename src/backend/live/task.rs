@@ -116,14 +116,16 @@ impl Live {
                 self.health.relisting(kind);
                 self.objects.begin_relist(kind);
             }
-            WatchMessage::Page { objects, .. } => {
+            WatchMessage::Page { kind, objects } => {
                 self.health.heard(at);
+                self.health.received(kind, objects.len());
                 objects
                     .into_iter()
                     .for_each(|projection| self.objects.upsert(projection));
             }
             WatchMessage::Listed { kind, objects } => {
                 self.health.heard(at);
+                self.health.received(kind, objects.len());
                 objects
                     .into_iter()
                     .for_each(|projection| self.objects.upsert(projection));
