@@ -923,6 +923,8 @@ async fn placement_throttling_and_nodepools() {
             name: "general".into(),
         },
         fix: Some(FixKind::NodesConsolidationPolicy),
+        impact: Default::default(),
+        members: Vec::new(),
     };
     let context = PlanContext::from_cockpit(&bed.sim_cockpit().await, &churn);
     let consolidation = Case {
