@@ -206,6 +206,7 @@ pub enum Fold {
 pub struct Member {
     pub id: String,
     pub fold: Fold,
+    pub pane: Pane,
     pub severity: Severity,
     pub summary: String,
     pub object: ObjectRef,

@@ -69,6 +69,7 @@ fn fold(lead: &mut Finding, other: Finding, how: Fold) {
     lead.members.push(Member {
         id: other.id,
         fold: how,
+        pane: other.pane,
         severity: other.severity,
         summary: other.summary,
         object: other.object,
@@ -586,7 +587,7 @@ mod tests {
             None,
         );
         assert_eq!(lines.len(), 2);
-        let group = &lines[0];
+        let group = &lines[1];
         assert!(
             group
                 .summary
@@ -596,7 +597,7 @@ mod tests {
         );
         assert_eq!(group.members.len(), 1);
         assert_eq!(group.members[0].fold, Fold::SameOwner);
-        assert!(lines[1].members.is_empty());
+        assert!(lines[0].members.is_empty());
     }
 
     #[test]
