@@ -305,6 +305,11 @@ impl Cockpit {
         &self.findings
     }
 
+    /// Every pane's own findings, none folded: what `kockpit fix` lists and applies.
+    pub fn pane_findings_all(&self) -> impl Iterator<Item = &Finding> {
+        self.findings_by_pane.values().flatten()
+    }
+
     pub fn pane_findings(&self, pane: Pane) -> &[Finding] {
         self.findings_by_pane
             .get(&pane)
