@@ -610,6 +610,7 @@ async fn exercise(bed: &mut Bed, case: Case) {
             finding: Box::new(finding.clone()),
             context: Box::new(context.clone()),
         },
+        Some(&test_audit_log()),
     )
     .await;
     let replanned = match outcome {
@@ -671,6 +672,7 @@ async fn exercise(bed: &mut Bed, case: Case) {
             finding: Box::new(finding.clone()),
             context: Box::new(context.clone()),
         },
+        Some(&test_audit_log()),
     )
     .await;
     let (resource_version, uid) = match outcome {
@@ -732,6 +734,7 @@ async fn exercise(bed: &mut Bed, case: Case) {
             resource_version,
             uid,
         },
+        Some(&test_audit_log()),
     )
     .await;
     match outcome {
@@ -1027,6 +1030,7 @@ async fn new_requests_roll_out_to_the_pods() {
             finding: Box::new(case.finding.clone()),
             context: Box::new(case.context.clone()),
         },
+        Some(&test_audit_log()),
     )
     .await;
     assert!(matches!(outcome, FixOutcome::Applied { .. }), "{outcome:?}");
@@ -1087,6 +1091,7 @@ async fn cross_zone_prefer_close() {
             finding: Box::new(check.finding.clone()),
             context: Box::new(context.clone()),
         },
+        Some(&test_audit_log()),
     )
     .await;
     let FixOutcome::Applied {
@@ -1112,10 +1117,16 @@ async fn cross_zone_prefer_close() {
             resource_version,
             uid,
         },
+        Some(&test_audit_log()),
     )
     .await;
     assert!(matches!(undone, FixOutcome::Undone { .. }), "{undone:?}");
 
     exercise(&mut bed, routing).await;
     bed.stop().await;
+}
+
+/// Where the fixes applied by this test are audited.
+fn test_audit_log() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("kockpit-test-audit-{}.jsonl", std::process::id()))
 }

@@ -269,6 +269,7 @@ pub async fn apply(
             finding: Box::new(finding),
             context: Box::new(context),
         },
+        options.audit_log.as_deref(),
     )
     .await;
     if let Some(error) = write_audit(options.audit_log.as_deref(), outcome.audit()) {

@@ -205,6 +205,8 @@ impl Health {
         let mut unavailable = Vec::new();
         let mut degraded = Vec::new();
         let mut stale_since: Option<Timestamp> = None;
+        // Other failures, by error: (error, fatal, the kinds that failed with it).
+        let mut alike: Vec<(String, bool, Vec<&str>)> = Vec::new();
         let listed = |kind: &ObjectKind| self.kinds.get(kind).is_some_and(|k| k.listed);
         if let Some(note) = &self.credentials_waiting
             && !primary.iter().any(listed)
@@ -228,7 +230,6 @@ impl Health {
             let Some(failure) = &health.failure else {
                 continue;
             };
-            let cause = cause(kind, failure, &health.scope);
             // Data that was good before a connection problem is going stale; a kind that was
             // never readable (403) is simply missing and does not age the rest.
             if !matches!(failure, WatchFailure::Forbidden(_))
@@ -239,6 +240,22 @@ impl Health {
             }
             let fatal =
                 is_primary && (matches!(failure, WatchFailure::Forbidden(_)) || !health.listed);
+            if let WatchFailure::Other(error) = failure {
+                // A server that does not answer fails every request alike: the probe's line
+                // says it once. Otherwise kinds that fail alike are named together.
+                if self.unresponsive.is_none() {
+                    let error = error.to_string();
+                    match alike
+                        .iter_mut()
+                        .find(|(e, f, _)| *e == error && *f == fatal)
+                    {
+                        Some((_, _, kinds)) => kinds.push(kind.resource()),
+                        None => alike.push((error, fatal, vec![kind.resource()])),
+                    }
+                }
+                continue;
+            }
+            let cause = cause(kind, failure, &health.scope);
             let causes = if fatal {
                 &mut unavailable
             } else {
@@ -247,6 +264,14 @@ impl Health {
             // Every kind fails alike when the plugin or the connection does: said once.
             if !causes.contains(&cause) {
                 causes.push(cause);
+            }
+        }
+        for (error, fatal, kinds) in alike {
+            let cause = format!("{}: {error}", kinds.join(", "));
+            if fatal {
+                unavailable.push(cause);
+            } else {
+                degraded.push(cause);
             }
         }
         let state = if !unavailable.is_empty() {
@@ -326,6 +351,33 @@ mod tests {
         assert_eq!(nodes.stale_since, Some(at(10)));
         health.recovered(ObjectKind::Node);
         assert_eq!(health.pane(Pane::Nodes).state, SourceState::Ok);
+    }
+
+    #[test]
+    fn kinds_failing_alike_are_named_together_and_not_at_all_when_the_server_is_silent() {
+        let mut health = Health::default();
+        for kind in [ObjectKind::Node, ObjectKind::Pod] {
+            health.started(kind, "cluster-wide");
+            health.listed(kind);
+            health.failed(
+                kind,
+                WatchFailure::Other("connection refused".into()),
+                at(10),
+            );
+        }
+        assert_eq!(
+            health.pane(Pane::Nodes).state,
+            SourceState::Degraded {
+                cause: "nodes, pods: connection refused".into()
+            }
+        );
+        health.probe_failed("no answer within 5s".into(), at(12));
+        assert_eq!(
+            health.pane(Pane::Nodes).state,
+            SourceState::Degraded {
+                cause: "API server not answering: no answer within 5s".into()
+            }
+        );
     }
 
     #[test]
