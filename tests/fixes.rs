@@ -274,15 +274,14 @@ fn scenario(name: &str) -> Scenario {
 
 /// The finding offering `kind` on the object named `object`.
 fn finding(cockpit: &Cockpit, kind: FixKind, object: &str) -> Finding {
+    // The panes' own findings: the overview folds some of them into another line.
     cockpit
-        .findings()
-        .iter()
+        .pane_findings_all()
         .find(|f| f.fix == Some(kind) && f.object.name == object)
         .cloned()
         .unwrap_or_else(|| {
             let offered: Vec<String> = cockpit
-                .findings()
-                .iter()
+                .pane_findings_all()
                 .filter(|f| f.fix.is_some())
                 .map(|f| format!("{} on {}", f.id, f.object.name))
                 .collect();
@@ -926,6 +925,8 @@ async fn placement_throttling_and_nodepools() {
             name: "general".into(),
         },
         fix: Some(FixKind::NodesConsolidationPolicy),
+        impact: Default::default(),
+        members: Vec::new(),
     };
     let context = PlanContext::from_cockpit(&bed.sim_cockpit().await, &churn);
     let consolidation = Case {
