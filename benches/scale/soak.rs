@@ -12,7 +12,8 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    Cockpit, Options, ServerSide, admin, client_for, populated, rss_mib, scratch, spawn_server,
+    Cockpit, Options, ServerSide, admin, client_for, live_mib, populated, rss_mib, scratch,
+    spawn_server,
 };
 use kockpit::domain::SourceState;
 
@@ -35,8 +36,32 @@ pub struct SoakReport {
     recovered: usize,
     /// Slowest recovery after a fault was cleared, in seconds.
     slowest_recovery: f64,
-    /// (seconds since start, resident MiB, open fds, live tasks).
-    samples: Vec<(f64, f64, usize, usize)>,
+    samples: Vec<Sample>,
+}
+
+/// One look at the process: what a leak would show as growth.
+struct Sample {
+    seconds: f64,
+    rss_mib: f64,
+    /// Bytes in use on the heap, most of it the retained hour behind the time cursor
+    /// (bounded by the timeline's budget).
+    heap_mib: f64,
+    retained_updates: usize,
+    fds: usize,
+    tasks: usize,
+}
+
+impl Sample {
+    fn now(started: Instant, cockpit: &Cockpit) -> Sample {
+        Sample {
+            seconds: started.elapsed().as_secs_f64(),
+            rss_mib: rss_mib(),
+            heap_mib: live_mib(),
+            retained_updates: cockpit.state.timeline.len(),
+            fds: open_fds(),
+            tasks: live_tasks(),
+        }
+    }
 }
 
 fn open_fds() -> usize {
@@ -100,7 +125,7 @@ pub async fn soak(options: Options, minutes: f64, stretch: Duration) -> SoakRepo
     let total = Duration::from_secs_f64(minutes * 60.0);
     let before = admin(&client, "PUT", &format!("rate={SOAK_CHURN} probes=0")).await;
     let events_before = before["events"].as_u64().unwrap_or(0);
-    let mut samples = vec![(0.0, rss_mib(), open_fds(), live_tasks())];
+    let mut samples = vec![Sample::now(started, &cockpit)];
     let (mut faults, mut recovered_count, mut slowest) = (0, 0, 0.0f64);
     for fault in FAULTS.iter().cycle() {
         if started.elapsed() >= total && faults >= FAULTS.len() {
@@ -122,12 +147,7 @@ pub async fn soak(options: Options, minutes: f64, stretch: Duration) -> SoakRepo
         }
         // The rest of the clear stretch, churn going on.
         cockpit.run(cleared + stretch, &|_| false).await;
-        samples.push((
-            started.elapsed().as_secs_f64(),
-            rss_mib(),
-            open_fds(),
-            live_tasks(),
-        ));
+        samples.push(Sample::now(started, &cockpit));
     }
     let log = admin(&client, "PUT", "rate=0 probes=0").await;
     cockpit.handle.shutdown();
@@ -145,10 +165,9 @@ pub async fn soak(options: Options, minutes: f64, stretch: Duration) -> SoakRepo
 
 impl SoakReport {
     /// The highest value of `pick` in the first and the last third of the samples.
-    fn thirds(&self, pick: impl Fn(&(f64, f64, usize, usize)) -> f64) -> (f64, f64) {
+    fn thirds(&self, pick: impl Fn(&Sample) -> f64) -> (f64, f64) {
         let third = (self.samples.len() / 3).max(1);
-        let peak =
-            |part: &[(f64, f64, usize, usize)]| part.iter().map(&pick).fold(f64::NAN, f64::max);
+        let peak = |part: &[Sample]| part.iter().map(&pick).fold(f64::NAN, f64::max);
         (
             peak(&self.samples[..third]),
             peak(&self.samples[self.samples.len() - third..]),
@@ -160,32 +179,39 @@ impl SoakReport {
     }
 
     pub fn print(&self) {
-        let (rss_first, rss_last) = self.thirds(|s| s.1);
-        let (fds_first, fds_last) = self.thirds(|s| s.2 as f64);
-        let (tasks_first, tasks_last) = self.thirds(|s| s.3 as f64);
+        let round = |value: f64| (value * 10.0).round() / 10.0;
+        let (rss_first, rss_last) = self.thirds(|s| s.rss_mib);
+        let (heap_first, heap_last) = self.thirds(|s| s.heap_mib);
+        let (fds_first, fds_last) = self.thirds(|s| s.fds as f64);
+        let (tasks_first, tasks_last) = self.thirds(|s| s.tasks as f64);
         println!("soak: {:.1} min, {} pod events", self.minutes, self.events);
         println!(
             "  faults {} recovered {} (slowest {:.1}s after clearing)",
             self.faults, self.recovered, self.slowest_recovery
         );
         println!(
-            "  {:>8} {:>10} {:>6} {:>6}",
-            "t (s)", "RSS MiB", "fds", "tasks"
+            "  {:>8} {:>9} {:>9} {:>9} {:>5} {:>6}",
+            "t (s)", "RSS MiB", "heap MiB", "retained", "fds", "tasks"
         );
-        for (at, rss, fds, tasks) in &self.samples {
-            println!("  {at:>8.0} {rss:>10.1} {fds:>6} {tasks:>6}");
+        for s in &self.samples {
+            println!(
+                "  {:>8.0} {:>9.1} {:>9.1} {:>9} {:>5} {:>6}",
+                s.seconds, s.rss_mib, s.heap_mib, s.retained_updates, s.fds, s.tasks
+            );
         }
         println!(
             "{}",
             serde_json::json!({
-                "soak_minutes": (self.minutes * 10.0).round() / 10.0,
+                "soak_minutes": round(self.minutes),
                 "events_per_sec": (self.events as f64 / (self.minutes * 60.0)).round(),
                 "faults": self.faults,
                 "recovered": self.recovered,
-                "slowest_recovery_seconds": (self.slowest_recovery * 10.0).round() / 10.0,
-                "rss_peak_first_third_mib": (rss_first * 10.0).round() / 10.0,
-                "rss_peak_last_third_mib": (rss_last * 10.0).round() / 10.0,
-                "rss_growth_percent": ((rss_last / rss_first - 1.0) * 1000.0).round() / 10.0,
+                "slowest_recovery_seconds": round(self.slowest_recovery),
+                "rss_peak_first_third_mib": round(rss_first),
+                "rss_peak_last_third_mib": round(rss_last),
+                "rss_growth_percent": round((rss_last / rss_first - 1.0) * 100.0),
+                "heap_peak_first_third_mib": round(heap_first),
+                "heap_peak_last_third_mib": round(heap_last),
                 "fds_first_third": fds_first,
                 "fds_last_third": fds_last,
                 "tasks_first_third": tasks_first,

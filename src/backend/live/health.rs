@@ -410,10 +410,7 @@ mod tests {
             health.sync_progress().as_deref(),
             Some("listing pods (412,000 so far) · 1 of 2 kinds listed, 1,500 objects")
         );
-        assert_eq!(
-            health.source("https://api").detail,
-            health.sync_progress()
-        );
+        assert_eq!(health.source("https://api").detail, health.sync_progress());
         health.listed(ObjectKind::Pod);
         health.discovery_settled();
         assert_eq!(health.sync_progress(), None, "said no more once synced");
