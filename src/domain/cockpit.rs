@@ -483,9 +483,34 @@ impl Cockpit {
         );
         sort_findings(&mut found);
         self.findings_by_pane.insert(pane, found);
-        let all = self.findings_by_pane.values().flatten().cloned().collect();
+        let mut all: Vec<Finding> = self.findings_by_pane.values().flatten().cloned().collect();
+        if let Some(now) = self.now {
+            for finding in all.iter_mut().filter(|f| f.impact.trend.is_none()) {
+                finding.impact.trend = figure_behind(finding)
+                    .and_then(|(figure, higher_is_worse)| {
+                        Some((self.series(figure)?, higher_is_worse))
+                    })
+                    .and_then(|(series, worse)| super::trend::trend(series, now, worse));
+            }
+        }
         self.findings = super::triage::triage(all, self.gateways.as_ref());
     }
+}
+
+/// The figure whose history says whether a finding is growing, and whether higher is worse:
+/// the one that measures what its impact counts (traffic, pods waiting, money).
+fn figure_behind(finding: &Finding) -> Option<(Figure, bool)> {
+    let impact = &finding.impact;
+    Some(match finding.pane {
+        _ if impact.is_empty() => return None,
+        Pane::Dns if finding.id.contains("cache") => (Figure::DnsCacheHitRatio, false),
+        Pane::Dns => (Figure::DnsP99Ms, true),
+        Pane::Gateways => (Figure::Gateway5xxRatio, true),
+        Pane::Flows => (Figure::CrossZoneBytesPerSec, true),
+        Pane::Nodes if impact.pods_waiting.is_some() => (Figure::PendingPods, true),
+        Pane::Nodes => return None,
+        Pane::Rightsizing | Pane::Spend => (Figure::IdleUsdPerHour, true),
+    })
 }
 
 /// Requests per second and 5xx per second summed over gateways (routes when gateways lack it).

@@ -81,10 +81,10 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 }
 
 /// A real Prometheus scraping every second with `scrape_config` (YAML list items), its data
-/// in `dir`. Returns the server, its base URL and its log.
+/// in `dir`. Returns the server, its base URL and its log. A port another test took between
+/// our pick and Prometheus's bind is picked again.
 pub fn start_prometheus(dir: &Path, scrape_config: &str) -> (Server, String, PathBuf) {
     let prometheus = require("prometheus", "prometheus");
-    let port = free_port();
     let config = dir.join("prometheus.yml");
     std::fs::write(
         &config,
@@ -93,19 +93,49 @@ pub fn start_prometheus(dir: &Path, scrape_config: &str) -> (Server, String, Pat
     .expect("prometheus config");
     let data = dir.join("data");
     let log = dir.join("prometheus.log");
-    let server = spawn(
-        "prometheus",
-        &prometheus,
-        &[
-            &format!("--config.file={}", config.display()),
-            &format!("--storage.tsdb.path={}", data.display()),
-            &format!("--web.listen-address=127.0.0.1:{port}"),
-            "--storage.tsdb.retention.time=30d",
-            "--log.level=warn",
-        ],
-        &log,
-    );
-    (server, format!("http://127.0.0.1:{port}"), log)
+    for _ in 0..5 {
+        let port = free_port();
+        let mut server = spawn(
+            "prometheus",
+            &prometheus,
+            &[
+                &format!("--config.file={}", config.display()),
+                &format!("--storage.tsdb.path={}", data.display()),
+                &format!("--web.listen-address=127.0.0.1:{port}"),
+                "--storage.tsdb.retention.time=30d",
+                "--log.level=warn",
+            ],
+            &log,
+        );
+        if listening(&mut server, port) {
+            return (server, format!("http://127.0.0.1:{port}"), log);
+        }
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            said.contains("address already in use"),
+            "prometheus did not start:\n{said}"
+        );
+    }
+    panic!("prometheus found no free port in five tries")
+}
+
+/// Waits until `port` accepts connections and the server is still running a moment later
+/// (the port may be someone else's while ours fails to bind it): true; false when the
+/// server exits. A slow start past the deadline is left to the test's own waits.
+fn listening(server: &mut Server, port: u16) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let exited = |server: &mut Server| matches!(server.child.try_wait(), Ok(Some(_)));
+    while std::time::Instant::now() < deadline {
+        if exited(server) {
+            return false;
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            return !exited(server);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    true
 }
 
 /// Debian's `kubernetes-client` (or the Google Cloud SDK's `kubectl`) installs it here.
