@@ -25,8 +25,11 @@ use crate::domain::sanitize::sanitize;
 use crate::domain::scenario::{self, ParseContext};
 use crate::ui::theme::Theme;
 
-/// Every target, by the name of its file under `fuzz/fuzz_targets/` and its corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A target's name (its file under `fuzz/fuzz_targets/` and its corpus directory) and entry.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target.
+pub const TARGETS: &[Target] = &[
     ("corefile", corefile),
     ("scenario", scenario),
     ("config", config),
@@ -164,6 +167,9 @@ pub fn prometheus_answer(data: &[u8]) {
     let _ = answer::decode(data, true, small);
 }
 
+/// A ListMetrics entry: namespace, metric name, dimensions.
+type ListedMetric = (String, String, Vec<(String, String)>);
+
 /// One GetMetricData page as (query id, unix seconds, values, status) per series.
 type RawPage = Vec<(String, Vec<i64>, Vec<f64>, String)>;
 
@@ -175,7 +181,7 @@ type RawPage = Vec<(String, Vec<i64>, Vec<f64>, String)>;
 struct CloudWatchAnswers {
     /// Load balancer dimension values (`app/name/id`) and their listed metrics.
     load_balancers: Vec<String>,
-    listed: Vec<(String, String, Vec<(String, String)>)>,
+    listed: Vec<ListedMetric>,
     hostnames: Vec<String>,
     /// GetMetricData pages.
     pages: Vec<RawPage>,

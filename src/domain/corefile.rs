@@ -137,10 +137,11 @@ impl Token {
 fn quote_if_needed(text: &str) -> String {
     // A bare word ends at ASCII white space or `#` (see `lex`); a leading `"` would open a
     // quoted string and an unclosed `{$` a placeholder.
+    let opens_placeholder = text.starts_with("{$") && !text.ends_with('}');
     let plain = !text.is_empty()
         && !text.chars().any(|c| c.is_ascii_whitespace() || c == '#')
         && !text.starts_with('"')
-        && !(text.starts_with("{$") && !text.ends_with('}'))
+        && !opens_placeholder
         && text != "{"
         && text != "}";
     if plain {
