@@ -17,6 +17,12 @@
 //! other sizes (also `--churn`, `--probes`, `--latency-seconds`, `--idle-seconds`), `--
 //! --curve` the 10k/50k/150k series (one process per size). The last line is one JSON
 //! object. Under `cargo test` (no `--bench`) it is a small smoke run in process.
+//!
+//! `-- --soak [MINUTES]` runs the soak instead (see `soak.rs`): churn and the API server's
+//! faults in a cycle for 30 minutes, memory, descriptors and tasks sampled throughout.
+
+#[path = "scale/soak.rs"]
+mod soak;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -549,6 +555,18 @@ enum ServerSide {
     InProcess(kockpit::backend::sim::serve::Server),
 }
 
+impl ServerSide {
+    async fn stop(self) {
+        match self {
+            ServerSide::Process(mut child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            ServerSide::InProcess(server) => server.stop().await,
+        }
+    }
+}
+
 fn scratch() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("kockpit-scale-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
@@ -780,13 +798,7 @@ async fn measure(options: Options) -> Report {
     let steps = diagnose(&mut cockpit);
 
     cockpit.handle.shutdown();
-    match server {
-        ServerSide::Process(mut child) => {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        ServerSide::InProcess(server) => server.stop().await,
-    }
+    server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     Report {
         options,
@@ -987,6 +999,29 @@ fn main() {
         let report = tokio_runtime().block_on(measure(options));
         assert!(report.nodes_seen >= 20, "the scaled nodes are there");
         print(&report);
+        // The short soak: every fault once, each held a second.
+        let soaked =
+            tokio_runtime().block_on(soak::soak(Options::smoke(), 0.0, Duration::from_secs(1)));
+        soaked.print();
+        assert!(soaked.all_recovered(), "every fault is recovered from");
+        return;
+    }
+    if let Some(at) = args.iter().position(|a| a == "--soak") {
+        let minutes = args
+            .get(at + 1)
+            .and_then(|m| m.parse::<f64>().ok())
+            .unwrap_or(30.0);
+        // A mid-sized cluster unless --nodes and --pods say otherwise.
+        let mut options = parse_args(&args);
+        if !args.iter().any(|a| a == "--nodes") {
+            options.nodes = 2000;
+        }
+        if !args.iter().any(|a| a == "--pods") {
+            options.pods = 30_000;
+        }
+        let soaked =
+            tokio_runtime().block_on(soak::soak(options, minutes, Duration::from_secs(30)));
+        soaked.print();
         return;
     }
     if args.iter().any(|a| a == "--curve") {

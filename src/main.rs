@@ -110,6 +110,7 @@ Faults (--fault, repeatable; RESOURCE is a plural like pods or httproutes, plura
   slow:[RESOURCE:]DURATION  responses wait DURATION first (e.g. 2s, 500ms)
   watch-drop:DURATION       watch streams are closed after DURATION
   410:watch                 every watch answers with a 410 Expired ERROR event
+  reset:FRACTION            that share of requests have their connection reset, unanswered
 Faults can be replaced at runtime: PUT /_kockpit/faults with one spec per line (bearer token
 required); DELETE /_kockpit/faults clears them.
 
@@ -149,6 +150,10 @@ struct ServeArgs {
     /// Inject a fault (see below); repeatable.
     #[arg(long = "fault", value_name = "SPEC", value_parser = kockpit::backend::sim::serve::Fault::parse)]
     faults: Vec<kockpit::backend::sim::serve::Fault>,
+    /// The bearer token to require instead of a fresh one, so a restarted server accepts the
+    /// kubeconfig it wrote before (from the environment only: the command line is public).
+    #[arg(skip = std::env::var("KOCKPIT_SIM_TOKEN").ok().filter(|t| !t.is_empty()))]
+    token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -342,6 +347,7 @@ fn parse_command_line() -> Cli {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let _log = config::state_dir().and_then(|dir| logging::init(&dir));
+    kockpit::app::crash::install(config::state_dir());
     let mut settings = config::load(&Request {
         theme: cli.look.theme.clone(),
         keymap: cli.look.keymap.clone(),
@@ -391,6 +397,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 live: live_options(&cli.source, exec_timeout)?,
                 allow_writes: cli.source.allow_writes || settings.allow_writes,
                 plugin_timeout: exec_timeout,
+                ask_access: true,
             };
             let report = tokio_runtime()?.block_on(checks::run(&options));
             match format {
@@ -505,6 +512,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             options.objects = cli.source.objects.clone();
             options.scale = args.scale;
             options.faults = args.faults;
+            options.token = args.token;
             options.without_apis = args.without_apis;
             tokio_runtime()?.block_on(run(options))?;
             Ok(ExitCode::SUCCESS)

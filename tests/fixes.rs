@@ -274,15 +274,14 @@ fn scenario(name: &str) -> Scenario {
 
 /// The finding offering `kind` on the object named `object`.
 fn finding(cockpit: &Cockpit, kind: FixKind, object: &str) -> Finding {
+    // The panes' own findings: the overview folds some of them into another line.
     cockpit
-        .findings()
-        .iter()
+        .pane_findings_all()
         .find(|f| f.fix == Some(kind) && f.object.name == object)
         .cloned()
         .unwrap_or_else(|| {
             let offered: Vec<String> = cockpit
-                .findings()
-                .iter()
+                .pane_findings_all()
                 .filter(|f| f.fix.is_some())
                 .map(|f| format!("{} on {}", f.id, f.object.name))
                 .collect();
@@ -611,6 +610,7 @@ async fn exercise(bed: &mut Bed, case: Case) {
             finding: Box::new(finding.clone()),
             context: Box::new(context.clone()),
         },
+        Some(&test_audit_log()),
     )
     .await;
     let replanned = match outcome {
@@ -672,6 +672,7 @@ async fn exercise(bed: &mut Bed, case: Case) {
             finding: Box::new(finding.clone()),
             context: Box::new(context.clone()),
         },
+        Some(&test_audit_log()),
     )
     .await;
     let (resource_version, uid) = match outcome {
@@ -733,6 +734,7 @@ async fn exercise(bed: &mut Bed, case: Case) {
             resource_version,
             uid,
         },
+        Some(&test_audit_log()),
     )
     .await;
     match outcome {
@@ -923,6 +925,8 @@ async fn placement_throttling_and_nodepools() {
             name: "general".into(),
         },
         fix: Some(FixKind::NodesConsolidationPolicy),
+        impact: Default::default(),
+        members: Vec::new(),
     };
     let context = PlanContext::from_cockpit(&bed.sim_cockpit().await, &churn);
     let consolidation = Case {
@@ -1026,6 +1030,7 @@ async fn new_requests_roll_out_to_the_pods() {
             finding: Box::new(case.finding.clone()),
             context: Box::new(case.context.clone()),
         },
+        Some(&test_audit_log()),
     )
     .await;
     assert!(matches!(outcome, FixOutcome::Applied { .. }), "{outcome:?}");
@@ -1086,6 +1091,7 @@ async fn cross_zone_prefer_close() {
             finding: Box::new(check.finding.clone()),
             context: Box::new(context.clone()),
         },
+        Some(&test_audit_log()),
     )
     .await;
     let FixOutcome::Applied {
@@ -1111,10 +1117,16 @@ async fn cross_zone_prefer_close() {
             resource_version,
             uid,
         },
+        Some(&test_audit_log()),
     )
     .await;
     assert!(matches!(undone, FixOutcome::Undone { .. }), "{undone:?}");
 
     exercise(&mut bed, routing).await;
     bed.stop().await;
+}
+
+/// Where the fixes applied by this test are audited.
+fn test_audit_log() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("kockpit-test-audit-{}.jsonl", std::process::id()))
 }

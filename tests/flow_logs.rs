@@ -354,6 +354,7 @@ async fn flow_logs_in_moto_read_as_generated_and_verify_topology_aware_routing()
             finding: Box::new(finding),
             context: Box::new(context),
         },
+        Some(&test_audit_log()),
     )
     .await;
     assert!(matches!(outcome, FixOutcome::Applied { .. }), "{outcome:?}");
@@ -481,4 +482,9 @@ async fn a_refused_query_names_the_permission() {
         .err()
         .unwrap_or_else(|| panic!("the query was refused"));
     assert!(error.to_string().contains("logs:StartQuery"), "{error}");
+}
+
+/// Where the fixes applied by this test are audited.
+fn test_audit_log() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("kockpit-test-audit-{}.jsonl", std::process::id()))
 }

@@ -336,6 +336,7 @@ async fn topology_aware_routing_verified_by_network_costs() {
             finding: Box::new(finding.clone()),
             context: Box::new(context),
         },
+        Some(&test_audit_log()),
     )
     .await;
     assert!(matches!(outcome, FixOutcome::Applied { .. }), "{outcome:?}");
@@ -356,4 +357,9 @@ async fn topology_aware_routing_verified_by_network_costs() {
     );
     live.stop();
     cluster.server.stop().await;
+}
+
+/// Where the fixes applied by this test are audited.
+fn test_audit_log() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("kockpit-test-audit-{}.jsonl", std::process::id()))
 }

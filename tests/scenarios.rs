@@ -40,10 +40,11 @@ fn findings(report: &Value) -> &Vec<Value> {
     report["findings"].as_array().expect("findings array")
 }
 
-/// Findings of `pane` at `severity` or worse.
+/// Findings of `pane` at `severity` or worse, those folded into another line included.
 fn findings_of<'a>(report: &'a Value, pane: &str, at_least_critical: bool) -> Vec<&'a Value> {
     findings(report)
         .iter()
+        .flat_map(|f| std::iter::once(f).chain(f["members"].as_array().into_iter().flatten()))
         .filter(|f| f["pane"] == pane)
         .filter(|f| !at_least_critical || f["severity"] == "critical")
         .collect()
@@ -59,6 +60,65 @@ fn summaries(findings: &[&Value]) -> String {
 
 fn has_fix(findings: &[&Value], fix: &str) -> bool {
     findings.iter().any(|f| f["fix"] == fix)
+}
+
+/// The overview's first line (the snapshot lists findings in its order) is the incident
+/// and carries its fix.
+fn assert_first_finding(scenario: &str, id_start: &str, fix: &str) {
+    let report = snapshot(&["--scenario", scenario]);
+    let first = &findings(&report)[0];
+    let id = first["id"].as_str().unwrap_or_default();
+    assert!(
+        id.starts_with(id_start) && first["fix"] == fix,
+        "{scenario}: the first finding should be {id_start}… with {fix}, got {first:#}"
+    );
+    assert!(
+        first["impact"].as_object().is_some_and(|i| !i.is_empty()),
+        "{scenario}: the first finding says what it costs: {first:#}"
+    );
+}
+
+#[test]
+fn every_scenario_leads_with_its_incident_and_its_fix() {
+    assert_first_finding(
+        "dns-storm",
+        "dns/ndots/search/feed-crawler",
+        "dns-lower-ndots",
+    );
+    assert_first_finding(
+        "spot-interruption",
+        "nodes/spot-interruptions/general",
+        "nodes-freeze-disruption",
+    );
+    assert_first_finding("broken-route", "gateways/", "gateway-rollback-canary");
+    assert_first_finding(
+        "cross-zone",
+        "flows/topology-aware-routing/",
+        "flows-topology-aware-routing",
+    );
+    assert_first_finding(
+        "overprovisioned",
+        "rightsizing/over-provisioned/analytics/",
+        "rightsize-requests",
+    );
+    // Symptoms are folded under the cause, not listed again.
+    let storm = snapshot(&["--scenario", "dns-storm"]);
+    let members: Vec<&str> = findings(&storm)[0]["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    for symptom in [
+        "dns/latency-p99",
+        "dns/cache-hit-ratio",
+        "dns/nxdomain-ratio",
+    ] {
+        assert!(
+            members.contains(&symptom),
+            "{symptom} not folded: {members:?}"
+        );
+    }
 }
 
 #[test]

@@ -106,11 +106,7 @@ pub fn append(path: &Path, entry: &AuditEntry) -> Result<(), AuditError> {
     let mut line =
         serde_json::to_string(entry).map_err(|e| wrap(std::io::Error::other(e.to_string())))?;
     line.push('\n');
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(wrap)?;
+    let mut file = crate::backend::files::create_private(path, true).map_err(wrap)?;
     file.write_all(line.as_bytes()).map_err(wrap)?;
     file.sync_data().map_err(wrap)
 }

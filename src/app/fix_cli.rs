@@ -59,9 +59,14 @@ impl FixCliError {
 /// One line per finding that offers a fix.
 pub fn list(cockpit: &Cockpit) -> String {
     let mut out = String::new();
+    // In the overview's order, then what its lines fold, so every fix can be named.
+    let folded = cockpit
+        .pane_findings_all()
+        .filter(|f| !cockpit.findings().iter().any(|line| line.id == f.id));
     let rows: Vec<(String, &Finding)> = cockpit
         .findings()
         .iter()
+        .chain(folded)
         .filter_map(|f| f.fix_id().map(|id| (id, f)))
         .collect();
     if rows.is_empty() {
@@ -83,6 +88,7 @@ fn find<'a>(cockpit: &'a Cockpit, id: &str) -> Result<&'a Finding, FixCliError> 
     cockpit
         .findings()
         .iter()
+        .chain(cockpit.pane_findings_all())
         .find(|f| f.fix_id().as_deref() == Some(id) || (f.id == id && f.fix.is_some()))
         .ok_or_else(|| FixCliError::UnknownId(id.to_string()))
 }
@@ -263,6 +269,7 @@ pub async fn apply(
             finding: Box::new(finding),
             context: Box::new(context),
         },
+        options.audit_log.as_deref(),
     )
     .await;
     if let Some(error) = write_audit(options.audit_log.as_deref(), outcome.audit()) {

@@ -1,11 +1,15 @@
 //! Carrying out fix jobs against the cluster: read the object and plan on it, ask the server
 //! for a dry run and for permission, apply with the plan's precondition (re-planning when
-//! someone else changed the object first), undo. Each write's outcome comes back with the
-//! audit line that records it. The TUI and `kockpit fix` share this code.
+//! someone else changed the object first), undo. Before any write is sent, an audit line
+//! saying it is about to be is appended: when that fails (disk full, unwritable, no state
+//! directory) nothing is written. Each write's outcome comes back with the audit line that
+//! records how it ended. The TUI and `kockpit fix` share this code.
+
+use std::path::Path;
 
 use serde_json::Value;
 
-use super::audit::AuditEntry;
+use super::audit::{self, AuditEntry};
 use crate::backend::writer::{ClusterWriter, Mode, WriteError, verb_of};
 use crate::domain::Finding;
 use crate::domain::fix::session::{DryRun, Permission, PreparedFix};
@@ -87,7 +91,9 @@ impl FixOutcome {
     }
 }
 
-pub async fn run(writer: &ClusterWriter, job: FixJob) -> FixOutcome {
+/// Runs `job`; `audit_log` is where the line announcing each write goes first (the outcome's
+/// own line is the caller's to write, as it is shown).
+pub async fn run(writer: &ClusterWriter, job: FixJob, audit_log: Option<&Path>) -> FixOutcome {
     match job {
         FixJob::Prepare {
             finding,
@@ -104,12 +110,12 @@ pub async fn run(writer: &ClusterWriter, job: FixJob) -> FixOutcome {
             prepared,
             finding,
             context,
-        } => apply(writer, *prepared, &finding, &context).await,
+        } => apply(writer, *prepared, &finding, &context, audit_log).await,
         FixJob::Undo {
             plan,
             resource_version,
             uid,
-        } => undo(writer, &plan, &resource_version, &uid).await,
+        } => undo(writer, &plan, &resource_version, &uid, audit_log).await,
     }
 }
 
@@ -180,11 +186,25 @@ fn identity(writer: &ClusterWriter) -> (&str, &str) {
     (&writer.identity.user, &writer.identity.context)
 }
 
+/// Appends the line that says a write is about to be sent; the reason it could not be
+/// otherwise. No write goes out without it.
+fn announce(audit_log: Option<&Path>, entry: &AuditEntry) -> Result<(), String> {
+    let Some(path) = audit_log else {
+        return Err(
+            "there is no state directory for the audit log (set KOCKPIT_STATE_DIR): nothing was written"
+                .to_string(),
+        );
+    };
+    audit::append(path, entry)
+        .map_err(|error| format!("{error}: nothing was written, as no write goes unaudited"))
+}
+
 async fn apply(
     writer: &ClusterWriter,
     prepared: PreparedFix,
     finding: &Finding,
     context: &PlanContext,
+    audit_log: Option<&Path>,
 ) -> FixOutcome {
     let plan = &prepared.plan;
     let entry = |result: &str| {
@@ -192,6 +212,13 @@ async fn apply(
     };
     if let Some(why) = prepared.blocked() {
         // Never reached from the UI, which does not offer apply then; kept as the last guard.
+        return FixOutcome::ApplyFailed {
+            audit: Box::new(entry("refused").with_detail(why.clone())),
+            error: why,
+            prepared: Box::new(prepared),
+        };
+    }
+    if let Err(why) = announce(audit_log, &entry("applying")) {
         return FixOutcome::ApplyFailed {
             audit: Box::new(entry("refused").with_detail(why.clone())),
             error: why,
@@ -248,6 +275,7 @@ async fn undo(
     plan: &FixPlan,
     resource_version: &str,
     uid: &str,
+    audit_log: Option<&Path>,
 ) -> FixOutcome {
     let Some(operation) = plan.undo_operation(resource_version) else {
         return FixOutcome::UndoFailed {
@@ -261,6 +289,13 @@ async fn undo(
         entry.precondition = format!("resourceVersion {resource_version} (from the apply)");
         entry
     };
+    if let Err(why) = announce(audit_log, &entry("undoing")) {
+        return FixOutcome::UndoFailed {
+            fix_id: plan.id.clone(),
+            audit: None,
+            error: why,
+        };
+    }
     // A created object is deleted only if it is still the one kockpit created (same uid);
     // its resourceVersion moves whenever its controller writes status.
     let preconditions = matches!(operation, Operation::Delete).then_some(("", uid));

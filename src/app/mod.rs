@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod crash;
 pub mod export;
 pub mod fix_cli;
 pub mod fix_flow;

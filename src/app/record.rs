@@ -67,7 +67,8 @@ impl Recorder {
             path: path.to_path_buf(),
             cause,
         };
-        let file = File::create(path).map_err(create_error)?;
+        // Private: a recording holds everything the cluster showed.
+        let file = crate::backend::files::create_private(path, false).map_err(create_error)?;
         let mut writer = RecordWriter::new(BufWriter::new(file)).map_err(create_error)?;
         let start = StartInfo {
             started_at: chrono::Utc::now(),

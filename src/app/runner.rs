@@ -165,6 +165,7 @@ async fn event_loop(
         let effects = tokio::select! {
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    panic_when_testing(&key);
                     update(state, Message::Key(key))
                 }
                 Some(Ok(Event::Resize(_, _))) => update(state, Message::Resize),
@@ -212,6 +213,16 @@ async fn event_loop(
     }
 }
 
+/// With `KOCKPIT_TEST_PANIC` set, `!` panics in the loop: the crash tests check that the
+/// terminal comes back and a report is written. Without it, `!` is an ordinary key.
+fn panic_when_testing(key: &crossterm::event::KeyEvent) {
+    if key.code == crossterm::event::KeyCode::Char('!')
+        && std::env::var_os("KOCKPIT_TEST_PANIC").is_some()
+    {
+        panic!("a test panic (KOCKPIT_TEST_PANIC is set)");
+    }
+}
+
 /// What the loop does after an effect ran.
 enum Step {
     Done,
@@ -248,8 +259,9 @@ impl EffectRunner<'_> {
                     return Step::notice("this source cannot be changed: fixes are not available");
                 };
                 let sender = self.fix_sender.clone();
+                let audit_log = self.audit_log.clone();
                 tokio::spawn(async move {
-                    let outcome = fixes::run(&writer, job).await;
+                    let outcome = fixes::run(&writer, job, audit_log.as_deref()).await;
                     let _ = sender.send(outcome);
                 });
                 Step::Done

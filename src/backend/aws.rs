@@ -73,6 +73,10 @@ impl CredentialCache {
             .provide_credentials()
             .await
             .map_err(|error| AwsError::Credentials(describe(&error)))?;
+        crate::backend::secrets::register(fresh.secret_access_key());
+        if let Some(session) = fresh.session_token() {
+            crate::backend::secrets::register(session);
+        }
         *cached = Some(fresh.clone());
         Ok(fresh)
     }

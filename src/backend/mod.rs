@@ -12,6 +12,7 @@ pub mod live;
 /// Instance prices refreshed from AWS (`--refresh-prices`) and their cache.
 pub mod pricing;
 pub mod replay;
+pub mod secrets;
 pub mod sim;
 pub mod writer;
 

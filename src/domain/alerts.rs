@@ -278,6 +278,8 @@ pub fn findings(snapshot: &AlertSnapshot, context: &AlertContext) -> Vec<Finding
                 evidence,
                 object: placement.object,
                 fix: None,
+                impact: Default::default(),
+                members: Vec::new(),
             }
         })
         .collect()

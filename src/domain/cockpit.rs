@@ -120,6 +120,8 @@ fn oversized_finding(oversized: &OversizedObject) -> Finding {
         )],
         object: object.clone(),
         fix: None,
+        impact: Default::default(),
+        members: Vec::new(),
     }
 }
 
@@ -297,9 +299,15 @@ impl Cockpit {
             .unwrap_or_default()
     }
 
-    /// All findings, most severe first.
+    /// The overview's list: one line per cause, most severe and largest impact first
+    /// (see `triage`). Findings folded into a line are among its members.
     pub fn findings(&self) -> &[Finding] {
         &self.findings
+    }
+
+    /// Every pane's own findings, none folded: what `kockpit fix` lists and applies.
+    pub fn pane_findings_all(&self) -> impl Iterator<Item = &Finding> {
+        self.findings_by_pane.values().flatten()
     }
 
     pub fn pane_findings(&self, pane: Pane) -> &[Finding] {
@@ -309,8 +317,15 @@ impl Cockpit {
             .unwrap_or(&[])
     }
 
+    /// The overview's line with this id, else the pane's own finding (one folded into
+    /// another line on the overview).
     pub fn finding(&self, id: &str) -> Option<&Finding> {
-        self.findings.iter().find(|f| f.id == id)
+        self.findings.iter().find(|f| f.id == id).or_else(|| {
+            self.findings_by_pane
+                .values()
+                .flatten()
+                .find(|f| f.id == id)
+        })
     }
 
     /// The worst severity among a pane's findings, if it has any.
@@ -468,8 +483,8 @@ impl Cockpit {
         );
         sort_findings(&mut found);
         self.findings_by_pane.insert(pane, found);
-        self.findings = self.findings_by_pane.values().flatten().cloned().collect();
-        sort_findings(&mut self.findings);
+        let all = self.findings_by_pane.values().flatten().cloned().collect();
+        self.findings = super::triage::triage(all, self.gateways.as_ref());
     }
 }
 

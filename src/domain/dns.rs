@@ -84,7 +84,8 @@ fn latency(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
         millis(m.p99_ms),
         band_text(t.dns_p99_ms, true, millis),
     )
-    .evidence("p50 latency", millis(m.p50_ms), "");
+    .evidence("p50 latency", millis(m.p50_ms), "")
+    .queries(m.qps);
     if let Some(upstream) = m.upstream_p99_ms {
         // A slow VPC resolver shows as CoreDNS latency on cache misses.
         let note = if upstream >= m.p99_ms * 0.5 {
@@ -152,6 +153,7 @@ fn cache_hit_ratio(
             band_text(t.dns_cache_hit_ratio, false, percent),
         )
         .evidence("Corefile cache/ttl", corefile_value, recommended)
+        .queries(m.qps * (1.0 - m.cache_hit_ratio))
         .maybe_fix(fix)
         .build(),
     );
@@ -180,7 +182,8 @@ fn servfail(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
         "SERVFAIL share",
         percent(ratio),
         band_text(t.dns_servfail_ratio, true, percent),
-    );
+    )
+    .queries(m.qps * ratio);
     if let Some(upstream) = m.upstream_p99_ms {
         draft = draft.evidence("upstream (VPC resolver) p99", millis(upstream), "");
     }
@@ -218,7 +221,8 @@ fn nxdomain(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
         "NXDOMAIN share",
         percent(ratio),
         band_text(t.dns_nxdomain_ratio, true, percent),
-    );
+    )
+    .queries(m.qps * ratio);
     if !top.is_empty() {
         draft = draft.evidence("top sources", top, "");
     }
@@ -265,6 +269,7 @@ fn nxdomain(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
         };
         found.push(
             draft
+                .queries(source.qps)
                 .evidence("queries", format!("{} q/s", rate(source.qps)), "")
                 .evidence(
                     "NXDOMAIN share",
@@ -432,6 +437,7 @@ fn capacity(dns: &DnsSnapshot, t: &Thresholds, found: &mut Vec<Finding>) {
         .evidence("busiest pod", format!("{} q/s", rate(qps)), format!("above {} q/s", rate(t.dns_qps_per_pod)))
         .evidence("total", format!("{} q/s over {} replicas", rate(m.qps), dns.replicas), "")
         .evidence("suggested replicas", suggested.to_string(), "max(current + 1, total / per-pod limit)")
+        .queries(m.qps)
         .fix(FixKind::DnsScaleReplicas)
         .build(),
     );

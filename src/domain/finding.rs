@@ -122,6 +122,96 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     pub object: ObjectRef,
     pub fix: Option<FixKind>,
+    /// How much it matters, in units a user can compare; ranks findings of one severity.
+    #[serde(default)]
+    pub impact: Impact,
+    /// The other objects of the same cause folded into this line (pods of one owner,
+    /// symptoms of one cause), shown in the evidence view.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<Member>,
+}
+
+/// Whether a figure behind a finding got worse over the retained hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trend {
+    Worsening,
+    Steady,
+    Improving,
+}
+
+/// What a finding costs the cluster's users or owners now. Each part is absent when the
+/// finding says nothing about it.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Impact {
+    /// HTTP or gRPC requests per second failing or at risk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_sec: Option<f64>,
+    /// DNS queries per second affected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queries_per_sec: Option<f64>,
+    /// Pods that cannot run until the finding is dealt with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods_waiting: Option<u32>,
+    /// Money spent for nothing, per month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd_per_month: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend: Option<Trend>,
+}
+
+impl Impact {
+    pub fn is_empty(&self) -> bool {
+        self.requests_per_sec.is_none()
+            && self.queries_per_sec.is_none()
+            && self.pods_waiting.is_none()
+            && self.usd_per_month.is_none()
+    }
+
+    /// The larger of each part, for a line that stands for several findings.
+    pub fn merge(self, other: Impact) -> Impact {
+        fn most<T: PartialOrd>(a: Option<T>, b: Option<T>) -> Option<T> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(if b > a { b } else { a }),
+                (a, b) => a.or(b),
+            }
+        }
+        let trend = match (self.trend, other.trend) {
+            (Some(Trend::Worsening), _) | (_, Some(Trend::Worsening)) => Some(Trend::Worsening),
+            (a, b) => a.or(b),
+        };
+        Impact {
+            requests_per_sec: most(self.requests_per_sec, other.requests_per_sec),
+            queries_per_sec: most(self.queries_per_sec, other.queries_per_sec),
+            pods_waiting: most(self.pods_waiting, other.pods_waiting),
+            usd_per_month: most(self.usd_per_month, other.usd_per_month),
+            trend,
+        }
+    }
+}
+
+/// Why a finding was folded into another's line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fold {
+    /// Another object of the same owner with the same finding.
+    SameOwner,
+    /// A consequence of the line's cause.
+    Symptom,
+}
+
+/// A finding folded into another's line: enough to list it in the evidence view and to find
+/// it again by id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: String,
+    pub fold: Fold,
+    pub pane: Pane,
+    pub severity: Severity,
+    pub summary: String,
+    pub object: ObjectRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixKind>,
 }
 
 impl Finding {

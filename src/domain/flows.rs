@@ -202,7 +202,7 @@ fn overall_ratio(
             format!("{} cross-zone", amount(flows, *per_sec)),
         );
     }
-    found.push(draft.build());
+    found.push(draft.usd_per_month(monthly.unwrap_or_default()).build());
 }
 
 fn endpoints_text(service: &ServiceTopology) -> String {
@@ -333,7 +333,8 @@ fn service_routing(
                     ),
                     object,
                 )
-                .evidence("why not topology-aware routing", blocker, "hints need ready endpoints in every zone with callers"),
+                .evidence("why not topology-aware routing", blocker, "hints need ready endpoints in every zone with callers")
+                .usd_per_month(monthly.unwrap_or_default()),
                 None => {
                     let mut draft = finding(
                         Pane::Flows,
@@ -345,6 +346,7 @@ fn service_routing(
                         ),
                         object,
                     )
+                    .usd_per_month(monthly.unwrap_or_default())
                     .fix(FixKind::FlowsTopologyAwareRouting);
                     let thin: Vec<&str> = service
                         .ready_endpoints_by_zone

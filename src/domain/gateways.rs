@@ -367,7 +367,9 @@ fn gateway_findings(gateway: &GatewayStatus, t: &Thresholds, found: &mut Vec<Fin
             band_text(t.gateway_5xx_ratio, true, percent),
         );
         if let Some(rps) = gateway.requests_per_sec {
-            draft = draft.evidence("requests", format!("{} req/s", rate(rps)), "");
+            draft = draft
+                .evidence("requests", format!("{} req/s", rate(rps)), "")
+                .requests(Some(rps * ratio));
         }
         found.push(draft.build());
     }
@@ -415,7 +417,12 @@ fn route_findings(route: &RouteStatus, t: &Thresholds, found: &mut Vec<Finding>)
                     "a security boundary: confirm who asked for it",
                 );
         }
-        found.push(draft.fix(FixKind::GatewayCreateReferenceGrant).build());
+        found.push(
+            draft
+                .requests(route.requests_per_sec)
+                .fix(FixKind::GatewayCreateReferenceGrant)
+                .build(),
+        );
     } else if not_accepted {
         found.push(
             finding(
@@ -426,6 +433,7 @@ fn route_findings(route: &RouteStatus, t: &Thresholds, found: &mut Vec<Finding>)
                 object.clone(),
             )
             .evidence("Accepted", "False", "the Gateway ignores this route")
+            .requests(route.requests_per_sec)
             .build(),
         );
     } else if unresolved {
@@ -442,6 +450,7 @@ fn route_findings(route: &RouteStatus, t: &Thresholds, found: &mut Vec<Finding>)
                 "False",
                 "requests to the missing backend fail",
             )
+            .requests(route.requests_per_sec)
             .build(),
         );
     } else if is_stale(route) {
@@ -490,6 +499,7 @@ fn route_findings(route: &RouteStatus, t: &Thresholds, found: &mut Vec<Finding>)
                 object,
             )
             .evidence("ready backend pods", readiness.to_string(), "at least 1")
+            .requests(route.requests_per_sec)
             .build(),
         );
         return;
@@ -537,7 +547,12 @@ fn route_findings(route: &RouteStatus, t: &Thresholds, found: &mut Vec<Finding>)
                 band_text(t.gateway_5xx_ratio, true, percent),
             );
         }
-        found.push(draft.fix(FixKind::GatewayRollbackCanary).build());
+        found.push(
+            draft
+                .requests(route.requests_per_sec.map(|rps| rps * share))
+                .fix(FixKind::GatewayRollbackCanary)
+                .build(),
+        );
         return;
     }
 
@@ -575,7 +590,8 @@ fn route_findings(route: &RouteStatus, t: &Thresholds, found: &mut Vec<Finding>)
         percent(ratio),
         band_text(t.gateway_5xx_ratio, true, percent),
     )
-    .evidence("ready backend pods", readiness.to_string(), "");
+    .evidence("ready backend pods", readiness.to_string(), "")
+    .requests(route.requests_per_sec.map(|rps| rps * ratio));
     if let Some(rps) = route.requests_per_sec {
         draft = draft.evidence("requests", format!("{} req/s", rate(rps)), "");
     }

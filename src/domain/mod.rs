@@ -33,6 +33,7 @@ pub mod thresholds;
 pub mod time;
 pub mod timeline;
 pub mod traffic;
+pub mod triage;
 
 pub use cockpit::Cockpit;
 pub use file_error::FileError;

@@ -183,6 +183,8 @@ fn spot_interruptions(nodes: &NodeSnapshot, t: &Thresholds, found: &mut Vec<Find
                 "consolidation and drift replace nodes on top of the interruptions",
                 "interruptions themselves still happen",
             )
+            // The pods the wave evicted wait for replacement capacity.
+            .pods_waiting(nodes.pending_pods.len())
             .maybe_fix(fix)
             .build(),
         );
@@ -253,6 +255,7 @@ fn pending_pods(nodes: &NodeSnapshot, t: &Thresholds, found: &mut Vec<Finding>) 
             ),
         )
         .evidence("reasons", reasons_text, "")
+        .pods_waiting(stuck.len())
         .build(),
     );
 }
@@ -291,6 +294,7 @@ fn provisioning(
             nodes.provisioning_seconds.len().to_string(),
             "NodeClaims of the last hour",
         )
+        .pods_waiting(nodes.pending_pods.len())
         .build(),
     );
 }

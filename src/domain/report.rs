@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::cockpit::Cockpit;
-use super::finding::{Evidence, Finding, Severity};
+use super::finding::{Evidence, Finding, Impact, Member, Severity};
 use super::flows;
 use super::format::{
     HOURS_PER_MONTH, mib, millicores, millis, or_na, percent, rate, seconds, usd_per_hour,
@@ -47,7 +47,7 @@ pub struct Report {
     pub nodes: Option<NodeSummary>,
     pub rightsizing: Option<RightsizingReport>,
     pub spend: Option<SpendReport>,
-    /// Most severe first.
+    /// In the overview's order: most severe first, then by impact, one line per cause.
     pub findings: Vec<FindingReport>,
     /// Panes whose sources are not healthy (degraded, unavailable, not installed), so a
     /// 403 or an unreachable metrics server shows in the report as it does on screen.
@@ -210,6 +210,12 @@ pub struct FindingReport {
     /// (e.g. "dns/cache-hit-ratio#dns-cache-profile"), or null.
     pub fix_id: Option<String>,
     pub evidence: Vec<Evidence>,
+    /// What the finding costs: requests or queries per second affected, pods waiting,
+    /// money per month, trend; each left out when the finding says nothing about it.
+    pub impact: Impact,
+    /// The findings folded into this line: the same finding on other objects of one owner,
+    /// and the symptoms of this cause.
+    pub members: Vec<Member>,
 }
 
 impl From<&Finding> for FindingReport {
@@ -223,6 +229,8 @@ impl From<&Finding> for FindingReport {
             fix: finding.fix.map(|f| f.slug()),
             fix_id: finding.fix_id(),
             evidence: finding.evidence.clone(),
+            impact: finding.impact,
+            members: finding.members.clone(),
         }
     }
 }

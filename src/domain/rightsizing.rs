@@ -243,6 +243,7 @@ fn workload_findings(
             )
             .evidence("waste", usd_per_month(waste), format!("reported from {}", usd_per_month(t.min_monthly_waste_usd)))
             .evidence("VPA update mode", "Off", "recommends only; changes no pod")
+            .usd_per_month(waste)
             .fix(FixKind::RightsizeCreateVpa)
             .build(),
         );
@@ -514,6 +515,7 @@ fn over_provisioned(
             ),
             band_text(t.cpu_use_ratio, false, percent),
         )
+        .usd_per_month(waste)
         .evidence(
             "memory p95 / request",
             format!("{} / {}", mib(u.memory_p95_mib), mib(w.memory_request_mib)),

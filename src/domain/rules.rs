@@ -1,7 +1,7 @@
 //! Shared pieces of the analysis rules: judging a figure against a threshold band and
 //! building findings, so every pane words its thresholds the same way.
 
-use super::finding::{Evidence, Finding, FixKind, Severity};
+use super::finding::{Evidence, Finding, FixKind, Impact, Severity};
 use super::model::{ObjectRef, Pane};
 use super::thresholds::Band;
 
@@ -79,6 +79,8 @@ pub fn finding(
             evidence: Vec::new(),
             object,
             fix: None,
+            impact: Impact::default(),
+            members: Vec::new(),
         },
     }
 }
@@ -103,6 +105,29 @@ impl Draft {
 
     pub fn maybe_fix(mut self, fix: Option<FixKind>) -> Self {
         self.finding.fix = fix;
+        self
+    }
+
+    /// Requests per second failing or at risk.
+    pub fn requests(mut self, per_sec: Option<f64>) -> Self {
+        self.finding.impact.requests_per_sec = per_sec.filter(|v| v.is_finite() && *v > 0.0);
+        self
+    }
+
+    /// DNS queries per second affected.
+    pub fn queries(mut self, per_sec: f64) -> Self {
+        self.finding.impact.queries_per_sec = Some(per_sec).filter(|v| v.is_finite() && *v > 0.0);
+        self
+    }
+
+    pub fn pods_waiting(mut self, pods: usize) -> Self {
+        self.finding.impact.pods_waiting = (pods > 0).then_some(pods as u32);
+        self
+    }
+
+    /// Money spent for nothing, per month.
+    pub fn usd_per_month(mut self, usd: f64) -> Self {
+        self.finding.impact.usd_per_month = Some(usd).filter(|v| v.is_finite() && *v > 0.0);
         self
     }
 

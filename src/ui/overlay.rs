@@ -11,6 +11,7 @@ use super::format;
 use super::text::{sanitize, truncate, width};
 use super::theme::Theme;
 use super::widgets::{severity_marker, severity_style};
+use crate::domain::finding::Fold;
 
 /// A centred window of at most `max_width`×`max_height` inside `area`, cleared and framed;
 /// returns the area inside the frame.
@@ -255,6 +256,35 @@ pub fn detail(frame: &mut Frame, area: Rect, input: &RenderInput, finding_id: &s
                     Span::styled(threshold, theme.muted),
                 ]));
             }
+        }
+    }
+    if let Some(impact) = crate::domain::triage::impact_text(&finding.impact) {
+        lines.push(Line::default());
+        lines.push(Line::from(vec![
+            Span::styled("impact  ", theme.muted),
+            Span::styled(impact, theme.accent),
+        ]));
+    }
+    // The findings this line stands for: other objects of its owner, symptoms of its cause.
+    if !finding.members.is_empty() {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            format!("folded into this line ({})", finding.members.len()),
+            theme.header,
+        )));
+        for member in &finding.members {
+            let how = match member.fold {
+                Fold::SameOwner => "same owner",
+                Fold::Symptom => "symptom",
+            };
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("{} ", severity_marker(member.severity).trim()),
+                    severity_style(member.severity, theme),
+                ),
+                Span::styled(format!("{how:<10}  "), theme.muted),
+                Span::styled(sanitize(&member.summary).into_owned(), theme.text),
+            ]));
         }
     }
     lines.push(Line::default());

@@ -9,7 +9,7 @@ use super::panes;
 use super::text::width;
 use super::widgets::{
     ChartSpec, Health, chart_row, findings_height, findings_list, fit_spans, section,
-    source_state_line, sparkline, title_line,
+    source_state_line, sparkline, title_line, waiting_text,
 };
 use super::{RenderInput, format};
 use crate::domain::cockpit::Figure;
@@ -77,7 +77,7 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput) {
         if unavailable || !cockpit.has_data(*pane) {
             match source_state_line(cockpit, *pane, theme) {
                 Some(line) => spans.extend(line.spans),
-                None => spans.push(Span::styled("waiting for data…", theme.muted)),
+                None => spans.push(Span::styled(waiting_text(cockpit), theme.muted)),
             }
         } else {
             spans.extend(panes::headline(cockpit, *pane, theme));

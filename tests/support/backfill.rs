@@ -121,6 +121,8 @@ pub fn prometheus(fixture: &Path) -> (servers::Server, String, PathBuf) {
         "promtool: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // Only promtool's input: hundreds of MB for the larger fixtures.
+    let _ = std::fs::remove_file(&file);
     let binary = require("prometheus", "prometheus");
     let port = servers::free_port();
     let log = dir.join("prometheus.log");
@@ -140,6 +142,7 @@ pub fn prometheus(fixture: &Path) -> (servers::Server, String, PathBuf) {
             "--log.level=warn",
         ],
         &log,
-    );
+    )
+    .owning(&dir);
     (server, format!("http://127.0.0.1:{port}"), log)
 }

@@ -6,15 +6,28 @@ use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-/// A child process killed (and reaped) when dropped.
+/// A child process killed (and reaped) when dropped, and the scratch directory it owns
+/// removed then.
 pub struct Server {
     child: Child,
+    scratch: Option<PathBuf>,
+}
+
+impl Server {
+    /// Removes `dir` when the server is dropped (its data, fixtures, logs).
+    pub fn owning(mut self, dir: &Path) -> Server {
+        self.scratch = Some(dir.to_path_buf());
+        self
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -50,7 +63,10 @@ pub fn spawn(name: &'static str, program: &Path, args: &[&str], log: &Path) -> S
         .stderr(err)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-    Server { child }
+    Server {
+        child,
+        scratch: None,
+    }
 }
 
 /// A fresh scratch directory for one test.

@@ -165,6 +165,35 @@ impl TmuxSession {
         self.wait_for(what, |screen| needles.iter().all(|n| screen.contains(n)))
     }
 
+    /// The pid of the pane's shell (kockpit is its child).
+    pub fn pane_pid(&self) -> u32 {
+        let output = self.tmux(&["display", "-p", "-t", "main", "#{pane_pid}"]);
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no pane pid"))
+    }
+
+    /// Resizes the window, as a user dragging a terminal's corner would.
+    pub fn resize(&self, width: u16, height: u16) {
+        let output = self.tmux(&[
+            "resize-window",
+            "-t",
+            "main",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+        ]);
+        assert!(output.status.success(), "tmux resize-window failed");
+    }
+
+    /// "1" while the program uses the alternate screen, "0" once it gave it back.
+    pub fn alternate_screen(&self) -> String {
+        let output = self.tmux(&["display", "-p", "-t", "main", "#{alternate_on}"]);
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
     /// The size tmux gives the pane, to check a test runs at the size it asked for.
     pub fn size(&self) -> String {
         let output = self.tmux(&[

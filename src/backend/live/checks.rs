@@ -40,12 +40,28 @@ pub struct CheckOptions {
     pub allow_writes: bool,
     /// How long a credential plugin may run.
     pub plugin_timeout: Option<Duration>,
+    /// Ask the server about each permission (SelfSubjectAccessReviews). The cockpit does not:
+    /// without --allow-writes the server sees only its reads and dry runs.
+    pub ask_access: bool,
 }
 
 /// Runs every check. Never fails: what cannot be checked is a line saying why.
 pub async fn run(options: &CheckOptions) -> Checks {
+    run_with(options, None).await
+}
+
+/// The API server the live backend is already connected to: its client and URL. Checks made
+/// through it run no credential plugin of their own (a second `aws eks get-token`, or a
+/// second MFA prompt, for a window's worth of lines would be a cost the user did not ask for).
+pub struct Connected {
+    pub client: kube::Client,
+    pub endpoint: String,
+}
+
+/// [`run`], through `connected` when the caller already has a connection.
+pub async fn run_with(options: &CheckOptions, connected: Option<Connected>) -> Checks {
     let mut out = Vec::new();
-    let kubernetes_ok = kubernetes(options, &mut out).await;
+    let kubernetes_ok = kubernetes(options, connected, &mut out).await;
     if !kubernetes_ok {
         // The API-dependent areas are named, so the user sees what was not checked.
         for area in [Area::ReadAccess, Area::Apis] {
@@ -67,7 +83,11 @@ pub async fn run(options: &CheckOptions) -> Checks {
 
 /// Kubeconfig, credentials, API server, access and optional APIs. False when the API server
 /// could not be reached (nothing further about it was checked).
-async fn kubernetes(options: &CheckOptions, out: &mut Vec<Check>) -> bool {
+async fn kubernetes(
+    options: &CheckOptions,
+    connected: Option<Connected>,
+    out: &mut Vec<Check>,
+) -> bool {
     let live = &options.live;
     let source = client::kubeconfig_source(live);
     let kubeconfig = match client::read_kubeconfig(live) {
@@ -85,19 +105,25 @@ async fn kubernetes(options: &CheckOptions, out: &mut Vec<Check>) -> bool {
     let Some(context) = context_check(&kubeconfig, live, &source, out) else {
         return false;
     };
-    out.push(credentials_check(&kubeconfig, &context, options).await);
+    out.push(credentials_check(&kubeconfig, &context, options, connected.is_some()).await);
 
-    let connection = match client::connect(live).await {
-        Ok(connection) => connection,
-        Err(error) => {
-            out.push(Check::new(
-                Area::ApiServer,
-                Status::Fail,
-                "API server",
-                error.to_string(),
-            ));
-            return false;
-        }
+    let connection = match connected {
+        Some(connected) => connected,
+        None => match client::connect(live).await {
+            Ok(connection) => Connected {
+                client: connection.client,
+                endpoint: connection.endpoint,
+            },
+            Err(error) => {
+                out.push(Check::new(
+                    Area::ApiServer,
+                    Status::Fail,
+                    "API server",
+                    error.to_string(),
+                ));
+                return false;
+            }
+        },
     };
     let started = Instant::now();
     let version = tokio::time::timeout(STEP_TIMEOUT, connection.client.apiserver_version()).await;
@@ -155,7 +181,15 @@ async fn kubernetes(options: &CheckOptions, out: &mut Vec<Check>) -> bool {
             }
         };
     out.extend(families(&installed).iter().map(api_family));
-    out.extend(access_checks(&connection.client, &installed, options).await);
+    if options.ask_access {
+        out.extend(access_checks(&connection.client, &installed, options).await);
+    } else {
+        out.push(skipped(
+            Area::ReadAccess,
+            Area::ReadAccess.title(),
+            "a refused list or watch shows on its pane (kockpit doctor asks the server)",
+        ));
+    }
     true
 }
 
@@ -226,6 +260,7 @@ async fn credentials_check(
     kubeconfig: &Kubeconfig,
     context: &str,
     options: &CheckOptions,
+    connected: bool,
 ) -> Check {
     let user = kubeconfig
         .contexts
@@ -253,6 +288,15 @@ async fn credentials_check(
         "a client certificate"
     } else if auth.username.is_some() {
         "a user name and password"
+    } else if let Some(exec) = &auth.exec
+        && connected
+    {
+        return Check::new(
+            Area::Credentials,
+            Status::Ok,
+            format!("exec credential plugin `{}`", plugin_name(exec)),
+            "run by the live connection (its waits and failures show on the panes)",
+        );
     } else if let Some(exec) = &auth.exec {
         let timeout = options.plugin_timeout.unwrap_or(STEP_TIMEOUT);
         return exec_plugin_check(exec, timeout).await;

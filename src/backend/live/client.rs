@@ -140,6 +140,9 @@ pub async fn connect(options: &LiveOptions) -> Result<Connection, ConnectError> 
     // of the config and run by kockpit instead (only where kube would have used it: no
     // token, password or auth provider comes before it).
     let auth = &config.auth_info;
+    for secret in [&auth.token, &auth.password].into_iter().flatten() {
+        crate::backend::secrets::register(secrecy::ExposeSecret::expose_secret(secret));
+    }
     let uses_exec = auth.auth_provider.is_none()
         && auth.token.is_none()
         && auth.token_file.is_none()

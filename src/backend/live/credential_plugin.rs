@@ -239,10 +239,13 @@ fn parse_answer(spec: &Spec, stdout: &[u8]) -> Result<Credential, PluginError> {
         })
         .transpose()?;
     match status.token.filter(|t| !t.is_empty()) {
-        Some(token) => Ok(Credential {
-            token: Token(token.trim().into()),
-            expires,
-        }),
+        Some(token) => {
+            crate::backend::secrets::register(&token);
+            Ok(Credential {
+                token: Token(token.trim().into()),
+                expires,
+            })
+        }
         None if status.client_certificate_data.is_some() => Err(PluginError::ClientCertificate {
             plugin: spec.name.clone(),
         }),

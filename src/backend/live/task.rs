@@ -116,14 +116,16 @@ impl Live {
                 self.health.relisting(kind);
                 self.objects.begin_relist(kind);
             }
-            WatchMessage::Page { objects, .. } => {
+            WatchMessage::Page { kind, objects } => {
                 self.health.heard(at);
+                self.health.received(kind, objects.len());
                 objects
                     .into_iter()
                     .for_each(|projection| self.objects.upsert(projection));
             }
             WatchMessage::Listed { kind, objects } => {
                 self.health.heard(at);
+                self.health.received(kind, objects.len());
                 objects
                     .into_iter()
                     .for_each(|projection| self.objects.upsert(projection));
@@ -673,17 +675,23 @@ fn spawn_discovery(client: Client, reports: mpsc::Sender<DiscoveryReport>) -> Jo
 }
 
 /// Runs the checks `kockpit doctor` makes, once, for the Sources window: the same lines,
-/// so the window and the doctor never disagree. Write permissions are doctor's to check
-/// (`--allow-writes`); the window shows what kockpit reads with.
-fn spawn_checks(options: &LiveOptions, updates: &UpdateSender) -> JoinHandle<()> {
+/// so the window and the doctor never disagree. Access reviews are the doctor's to ask: the
+/// cockpit's own lists and watches say what is refused, and without --allow-writes the
+/// server sees nothing from it but reads and dry runs.
+fn spawn_checks(
+    options: &LiveOptions,
+    connected: super::checks::Connected,
+    updates: &UpdateSender,
+) -> JoinHandle<()> {
     let options = super::checks::CheckOptions {
         live: options.clone(),
         allow_writes: false,
         plugin_timeout: options.exec_timeout,
+        ask_access: false,
     };
     let updates = updates.clone();
     tokio::spawn(async move {
-        let checks = super::checks::run(&options).await;
+        let checks = super::checks::run_with(&options, Some(connected)).await;
         let _ = updates.send(Update::Checks(checks)).await;
     })
 }
@@ -892,7 +900,11 @@ pub async fn run(
                 live.sent_states.clear();
                 tasks.watchers = start_core(&client, namespace, &sender, &mut live.health);
                 // The doctor's checks for the Sources window, once credentials are settled.
-                tasks.watchers.push(spawn_checks(&options, &updates));
+                let connected = super::checks::Connected {
+                    client: client.clone(),
+                    endpoint: live.endpoint.clone(),
+                };
+                tasks.watchers.push(spawn_checks(&options, connected, &updates));
                 tasks.discovery = Some(spawn_discovery(client.clone(), discovery_sender.clone()));
             }
             Some(message) = reports.recv() => {

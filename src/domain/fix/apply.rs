@@ -229,6 +229,18 @@ fn inverse_field(
             }
         }
         (Some(before), _) => before.clone(),
+        // Annotations or labels the object did not have: only the keys the patch added are
+        // taken out again, so what someone else put there meanwhile stays (`annotations:
+        // null` would delete theirs with the fix's). Elsewhere the whole field goes, as it was.
+        (None, Value::Object(patch)) if matches!(field, Some("annotations" | "labels")) => {
+            Value::Object(
+                patch
+                    .iter()
+                    .filter(|(key, _)| !key.starts_with('$'))
+                    .map(|(key, _)| (key.clone(), Value::Null))
+                    .collect(),
+            )
+        }
         (None, _) => Value::Null,
     }
 }
@@ -279,6 +291,28 @@ fn inverse_list(before: &[Value], items: &[Value], merge_key: &str) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn undoing_annotations_the_object_had_none_of_takes_out_only_the_fixs_keys() {
+        let before = json!({"metadata": {"name": "redis"}, "spec": {}});
+        let patch = json!({"metadata": {"annotations": {"a/mode": "Auto"}}});
+        let inverse = inverse_patch(&before, &patch, false);
+        assert_eq!(
+            inverse,
+            json!({"metadata": {"annotations": {"a/mode": null}}})
+        );
+        // Someone else's annotation, added after the fix, survives its undo.
+        let now = json!({"metadata": {"name": "redis", "annotations": {"a/mode": "Auto", "b/other": "x"}}});
+        let undone = apply_to(
+            &now,
+            &Operation::Patch {
+                patch_type: PatchType::Merge,
+                body: inverse,
+            },
+        )
+        .unwrap_or_default();
+        assert_eq!(undone["metadata"]["annotations"], json!({"b/other": "x"}));
+    }
 
     fn deployment() -> Value {
         json!({

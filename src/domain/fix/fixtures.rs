@@ -44,6 +44,8 @@ pub fn finding(fix: FixKind, object: ObjectRef) -> Finding {
         evidence: Vec::new(),
         object,
         fix: Some(fix),
+        impact: Default::default(),
+        members: Vec::new(),
     }
 }
 

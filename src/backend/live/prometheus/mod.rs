@@ -81,6 +81,9 @@ impl Auth {
         let token = non_empty(TOKEN_ENV);
         let user = non_empty(USERNAME_ENV);
         let password = non_empty(PASSWORD_ENV);
+        for secret in [&token, &password].into_iter().flatten() {
+            crate::backend::secrets::register(secret);
+        }
         match (token, user, password) {
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(ConfigError::BothAuth),
             (Some(token), None, None) => Ok(Auth::Bearer(token)),

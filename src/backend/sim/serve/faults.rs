@@ -5,6 +5,7 @@
 //! - `slow:DURATION` or `slow:RESOURCE:DURATION`: responses wait that long first
 //! - `watch-drop:DURATION`: watch streams are closed after that long
 //! - `410:watch`: every watch answers with a 410 Expired ERROR event
+//! - `reset:FRACTION`: that share of requests have their connection reset, unanswered
 //!
 //! RESOURCE is a plural name (`pods`, `httproutes`), optionally `plural.group`, or `*`.
 //! DURATION is like `2s`, `500ms`, `1m`. Faults can be replaced at runtime through
@@ -18,7 +19,7 @@ use crate::domain::time::parse_duration;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "bad fault `{spec}`: {problem} (expected 403:RES, 500:RES[:FRACTION], slow:[RES:]DURATION, watch-drop:DURATION or 410:watch)"
+    "bad fault `{spec}`: {problem} (expected 403:RES, 500:RES[:FRACTION], slow:[RES:]DURATION, watch-drop:DURATION, 410:watch or reset:FRACTION)"
 )]
 pub struct FaultError {
     pub spec: String,
@@ -42,6 +43,10 @@ pub enum Fault {
         after: Duration,
     },
     WatchExpired,
+    /// The connection is closed without an answer, as a reset or a dead proxy would.
+    Reset {
+        fraction: f64,
+    },
 }
 
 fn duration(spec: &str, text: &str) -> Result<Duration, FaultError> {
@@ -97,6 +102,15 @@ impl Fault {
                 after: duration(spec, after)?,
             }),
             ["410", "watch"] => Ok(Fault::WatchExpired),
+            ["reset", fraction] => {
+                let fraction: f64 = fraction
+                    .parse()
+                    .map_err(|_| bad("the fraction must be a number"))?;
+                if !(0.0..=1.0).contains(&fraction) {
+                    return Err(bad("the fraction must be between 0 and 1"));
+                }
+                Ok(Fault::Reset { fraction })
+            }
             _ => Err(bad("unknown form")),
         }
     }
@@ -115,6 +129,7 @@ fn matches(pattern: &str, plural: &str, group: &str) -> bool {
 pub struct Faults {
     active: Arc<RwLock<Vec<Fault>>>,
     requests: Arc<AtomicU64>,
+    resets: Arc<AtomicU64>,
 }
 
 impl Faults {
@@ -153,10 +168,28 @@ impl Faults {
                 _ => None,
             })
             .fold(0.0f64, f64::max);
+        self.counted(&self.requests, fraction)
+    }
+
+    /// Whether this request's connection should be reset, counted like `server_error`.
+    pub fn reset(&self) -> bool {
+        let fraction = self
+            .list()
+            .iter()
+            .filter_map(|f| match f {
+                Fault::Reset { fraction } => Some(*fraction),
+                _ => None,
+            })
+            .fold(0.0f64, f64::max);
+        self.counted(&self.resets, fraction)
+    }
+
+    /// Counts one request on `counter`; true for `fraction` of them, evenly spread.
+    fn counted(&self, counter: &AtomicU64, fraction: f64) -> bool {
         if fraction <= 0.0 {
             return false;
         }
-        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        let n = counter.fetch_add(1, Ordering::Relaxed);
         let before = (n as f64 * fraction).floor();
         let after = ((n + 1) as f64 * fraction).floor();
         after > before

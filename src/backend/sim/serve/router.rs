@@ -133,12 +133,20 @@ impl ApiRequest {
 /// Every response carries the simulated clock in `Date`: clients (kockpit's live mode
 /// among them) measure object ages and the last hour's churn on the server's clock, and
 /// the objects are stamped with the simulation's time, not the wall clock.
+/// The `reset` fault: the connection is dropped without an answer.
+#[derive(Debug, thiserror::Error)]
+#[error("connection reset (an injected fault)")]
+pub struct ResetConnection;
+
 async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
+) -> Result<Response<Body>, ResetConnection> {
+    if shared.faults.reset() && !request.uri().path().starts_with("/_kockpit") {
+        return Err(ResetConnection);
+    }
     let now = shared.now();
-    let mut response = handle_request(shared, request).await?;
+    let Ok(mut response) = handle_request(shared, request).await;
     if let Ok(date) = HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
         response.headers_mut().insert(hyper::header::DATE, date);
     }
@@ -248,6 +256,18 @@ async fn route(shared: &Arc<Shared>, request: ApiRequest) -> Result<Response<Bod
             .map(|s| s.registry.clone())
             .unwrap_or_default()
     };
+    // A slow server is slow for everything, discovery and /version included (the live
+    // backend's liveness probe asks /version); the resource handlers wait for their own.
+    let resource = matches!(
+        segments.as_slice(),
+        ["api", _, _, ..] | ["apis", _, _, _, ..]
+    );
+    if !resource && segments.first() != Some(&"_kockpit") {
+        let delay = shared.faults.delay(None);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
     match segments.as_slice() {
         ["version"] if get => Ok(json_response(StatusCode::OK, &Registry::version_doc())),
         ["healthz" | "livez" | "readyz"] if get => Ok(full(StatusCode::OK, "text/plain", "ok")),

@@ -140,6 +140,28 @@ async fn stream(shared: Arc<Shared>, spec: WatchSpec, sender: mpsc::Sender<Bytes
     let began = tokio::time::Instant::now();
     let now = || shared.sim.lock().map(|s| s.now()).unwrap_or_default();
     let mut last = match spec.start {
+        // A version this server never gave out (it was restarted): the client's view is
+        // of another history, so it must list again, as after a 410.
+        Some(rv)
+            if rv
+                > shared
+                    .store
+                    .lock()
+                    .map(|s| s.resource_version())
+                    .unwrap_or(0) =>
+        {
+            let current = shared
+                .store
+                .lock()
+                .map(|s| s.resource_version())
+                .unwrap_or(0);
+            let status = ApiError::expired(format!(
+                "resource version {rv} is newer than this server's {current}: it was restarted"
+            ))
+            .status();
+            let _ = sender.send(line("ERROR", &status)).await;
+            return;
+        }
         Some(rv) => rv,
         None => {
             // No version: the current state as ADDED events, then changes from there.
