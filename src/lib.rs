@@ -8,4 +8,6 @@
 pub mod app;
 pub mod backend;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ui;

@@ -278,21 +278,25 @@ fn load_config_file(path: &Path, named_by_user: bool, notices: &mut Vec<String>)
             return ConfigFile::default();
         }
     };
-    let origin = path.display().to_string();
-    if let Ok(table) = toml::from_str::<toml::Table>(&text)
+    parse_config(&text, &path.display().to_string(), notices)
+}
+
+/// The configuration in `text` (read from `origin`), every problem pushed to `notices`.
+fn parse_config(text: &str, origin: &str, notices: &mut Vec<String>) -> ConfigFile {
+    if let Ok(table) = toml::from_str::<toml::Table>(text)
         && let Some((at, key)) = crate::domain::file_error::non_finite(&table, &mut Vec::new())
     {
         let (line, column) =
-            crate::domain::file_error::locate_field(&text, &at, &key).unwrap_or((1, 1));
+            crate::domain::file_error::locate_field(text, &at, &key).unwrap_or((1, 1));
         notices.push(format!(
             "{origin}: line {line}, column {column}: `{key}` must be a finite number; using defaults"
         ));
         return ConfigFile::default();
     }
-    match toml::from_str::<ConfigFile>(&text) {
+    match toml::from_str::<ConfigFile>(text) {
         Ok(mut config) => {
             // A bad price setting drops the discounts only, not the whole file.
-            config.price_settings = match price_settings(&config.prices, &origin, &text) {
+            config.price_settings = match price_settings(&config.prices, origin, text) {
                 Ok(settings) => settings,
                 Err(error) => {
                     notices.push(format!("{error}; prices without discounts"));
@@ -304,8 +308,8 @@ fn load_config_file(path: &Path, named_by_user: bool, notices: &mut Vec<String>)
                     Ok(timeout) => config.checked_exec_timeout = Some(timeout),
                     Err(problem) => {
                         let error = FileError::at_offset(
-                            &origin,
-                            &text,
+                            origin,
+                            text,
                             value.span().start,
                             format!("exec_timeout: {problem}"),
                         );
@@ -316,11 +320,19 @@ fn load_config_file(path: &Path, named_by_user: bool, notices: &mut Vec<String>)
             config
         }
         Err(error) => {
-            let error = FileError::from_toml(&origin, &text, &error);
+            let error = FileError::from_toml(origin, text, &error);
             notices.push(format!("{error}; using defaults"));
             ConfigFile::default()
         }
     }
+}
+
+/// The problems kockpit reports for a configuration file holding `text`; nothing is read
+/// from disk.
+pub(crate) fn config_notices(text: &str, origin: &str) -> Vec<String> {
+    let mut notices = Vec::new();
+    parse_config(text, origin, &mut notices);
+    notices
 }
 
 /// A built-in name, or else a path whose file is merged over the dark theme.

@@ -135,17 +135,41 @@ impl Token {
 }
 
 fn quote_if_needed(text: &str) -> String {
+    // A bare word ends at ASCII white space or `#` (see `lex`); a leading `"` would open a
+    // quoted string and an unclosed `{$` a placeholder.
+    let opens_placeholder = text.starts_with("{$") && !text.ends_with('}');
     let plain = !text.is_empty()
-        && !text
-            .chars()
-            .any(|c| c.is_whitespace() || c == '"' || c == '#')
+        && !text.chars().any(|c| c.is_ascii_whitespace() || c == '#')
+        && !text.starts_with('"')
+        && !opens_placeholder
         && text != "{"
         && text != "}";
     if plain {
-        text.to_string()
-    } else {
-        format!("\"{}\"", text.replace('"', "\\\""))
+        return text.to_string();
     }
+    // The inverse of `Token::value`: a backslash and the character after it stand for
+    // themselves, `"` is written `\"`. A backslash before a `"` or at the very end has no
+    // quoted form (no Corefile token has such a value); it is doubled, so the file still
+    // reads back.
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => match chars.peek() {
+                Some(&next) if next != '"' => {
+                    quoted.push('\\');
+                    quoted.push(next);
+                    chars.next();
+                }
+                _ => quoted.push_str("\\\\"),
+            },
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// `{ … }` after a server block's keys or a directive's arguments.
@@ -1261,6 +1285,40 @@ mod tests {
         let corefile = parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(corefile.render(), text);
         corefile
+    }
+
+    #[test]
+    fn written_arguments_read_back_as_the_same_values() {
+        // `import"c\` is one bare word: quoting it would end in `\"`, which escapes the
+        // closing quote (found by the corefile fuzz target).
+        for value in [
+            r#"import"c\"#,
+            "a b",
+            r#""lead"#,
+            r#"x\ y"#,
+            r#"x\\ "q""#,
+            "{",
+            "{$UNCLOSED",
+            "a#b",
+        ] {
+            let mut corefile = round_trip(".:53 {\n    cache 30\n}\n");
+            let Some(block) = corefile.main_block_mut() else {
+                panic!("no main block");
+            };
+            block.set_plugin("rewrite", &[value]);
+            let text = corefile.render();
+            let reread = parse(&text).unwrap_or_else(|e| panic!("{value:?}: {e}\n{text}"));
+            let args = reread
+                .main_block()
+                .and_then(|b| b.plugin("rewrite"))
+                .map(|p| {
+                    p.arg_values()
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                });
+            assert_eq!(args, Some(vec![value.to_string()]), "{text}");
+        }
     }
 
     #[test]

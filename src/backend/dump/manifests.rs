@@ -209,6 +209,23 @@ fn parse_into(text: &str, json: bool, report: &mut FileReport) -> Result<Vec<Val
     Ok(out)
 }
 
+/// One file's text as a whole dump (`json`: the file is JSON, else YAML); nothing is read
+/// from disk.
+pub(crate) fn from_text(name: &str, text: &str, json: bool) -> Dump {
+    let mut report = FileReport::new(Path::new(name));
+    let mut dump = Dump::default();
+    match parse_into(text, json, &mut report) {
+        Ok(objects) => dump.objects.extend(
+            objects
+                .into_iter()
+                .map(|object| Manifest { file: 0, object }),
+        ),
+        Err(problem) => report.skip(format!("the whole file: {problem}")),
+    }
+    dump.files.push(report);
+    dump
+}
+
 /// Every object in the dump (a directory, or a single file), in file order. A file that
 /// cannot be read or parsed is reported as skipped with its error.
 pub fn load(path: &Path) -> Result<Dump, ManifestError> {

@@ -86,7 +86,11 @@ impl DumpBackend {
     /// Reads the dump and projects every object kockpit reads, reporting per file what was
     /// kept and what was left out. Fails only when nothing can be found at `path`.
     pub fn open(path: &Path) -> Result<DumpBackend, ManifestError> {
-        let mut report = manifests::load(path)?;
+        Ok(DumpBackend::from_dump(path, manifests::load(path)?))
+    }
+
+    /// The backend of objects already read from `path`.
+    pub(crate) fn from_dump(path: &Path, mut report: Dump) -> DumpBackend {
         let at = as_of(&report.objects).unwrap_or_else(chrono::Utc::now);
         let mut objects = ClusterObjects::default();
         let mut kinds = BTreeSet::new();
@@ -102,13 +106,13 @@ impl DumpBackend {
                 Projected::Skipped(why) => file.skip(why),
             }
         }
-        Ok(DumpBackend {
+        DumpBackend {
             path: path.to_path_buf(),
             objects,
             kinds,
             report,
             at,
-        })
+        }
     }
 
     /// The per-file report: one line a file.

@@ -93,6 +93,11 @@ fn resolve(parent: &str, child_origin: &str) -> Result<ParentText, String> {
             })
             .map_err(|e| format!("cannot read parent scenario {origin}: {e}"));
     }
+    builtin_parent(parent)
+}
+
+/// A built-in scenario as an `extends` parent.
+pub(crate) fn builtin_parent(parent: &str) -> Result<ParentText, String> {
     builtin_text(parent)
         .map(|text| ParentText {
             text: text.to_string(),
@@ -106,7 +111,8 @@ fn resolve(parent: &str, child_origin: &str) -> Result<ParentText, String> {
         })
 }
 
-fn parse_text(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+/// Parses a scenario file's text; `extends` parents are files beside `origin` or built-ins.
+pub(crate) fn parse_text(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
     let known = catalog::names();
     let mut resolver = resolve;
     scenario::parse_with(

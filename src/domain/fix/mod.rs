@@ -16,7 +16,7 @@ mod dns;
 mod flows;
 mod gateways;
 mod nodes;
-mod object;
+pub(crate) mod object;
 pub use object::{cpu_cores, memory_mib};
 mod rightsizing;
 mod spend;

@@ -78,7 +78,7 @@ fn root_cause(error: &dyn std::error::Error) -> String {
 
 /// An error body CloudWatch's protocol could not parse (a proxy's or emulator's HTML page),
 /// as short readable text.
-fn body_text(body: &[u8]) -> String {
+pub(crate) fn body_text(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(2000)]);
     let mut plain = String::new();
     let mut in_tag = false;
