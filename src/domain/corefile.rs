@@ -222,6 +222,13 @@ impl Directive {
         if let Some(first) = self.args.first_mut() {
             first.leading = first_leading;
         }
+        // `"quoted"{` reads as two tokens, `5s{` as one word: a brace that touched the old
+        // last argument gets a space before the new one.
+        if let Some(block) = &mut self.block
+            && block.open.leading.is_empty()
+        {
+            block.open.leading = " ".to_string();
+        }
     }
 
     /// Sets `name args…` inside this directive's block, adding the block or the line as
