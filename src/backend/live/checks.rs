@@ -262,13 +262,7 @@ async fn credentials_check(
     options: &CheckOptions,
     connected: bool,
 ) -> Check {
-    let user = kubeconfig
-        .contexts
-        .iter()
-        .find(|c| c.name == context)
-        .and_then(|c| c.context.as_ref())
-        .and_then(|c| c.user.clone())
-        .unwrap_or_default();
+    let user = client::context_user(kubeconfig, context);
     let auth = kubeconfig
         .auth_infos
         .iter()

@@ -88,14 +88,19 @@ pub fn identity(options: &LiveOptions) -> crate::backend::writer::Identity {
         .clone()
         .or_else(|| kubeconfig.current_context.clone())
         .unwrap_or_default();
-    let user = kubeconfig
+    let user = context_user(&kubeconfig, &context);
+    crate::backend::writer::Identity { user, context }
+}
+
+/// The user the kubeconfig's `context` names; empty when either is missing.
+pub fn context_user(kubeconfig: &Kubeconfig, context: &str) -> String {
+    kubeconfig
         .contexts
         .iter()
         .find(|c| c.name == context)
         .and_then(|c| c.context.as_ref())
         .and_then(|c| c.user.clone())
-        .unwrap_or_default();
-    crate::backend::writer::Identity { user, context }
+        .unwrap_or_default()
 }
 
 pub async fn connect(options: &LiveOptions) -> Result<Connection, ConnectError> {
