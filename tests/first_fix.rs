@@ -31,9 +31,21 @@ fn first_finding(scenario: &str) -> Value {
     report["findings"][0].clone()
 }
 
-fn applies_the_first_fix(scenario: &str, slug: &str) {
+/// How many objects the first line's fix writes: one, or a batch of several.
+#[derive(Clone, Copy, PartialEq)]
+enum Objects {
+    One,
+    Batch,
+}
+
+fn applies_the_first_fix(scenario: &str, slug: &str, objects: Objects) {
     let first = first_finding(scenario);
     assert_eq!(first["fix"], slug, "{scenario}: {first:#}");
+    let batch = first["fix_batch"].as_array().map_or(0, Vec::len);
+    match objects {
+        Objects::One => assert_eq!(batch, 0, "{scenario}: {first:#}"),
+        Objects::Batch => assert!(batch >= 2, "{scenario}: {first:#}"),
+    }
     let name = first["object"]["name"].as_str().expect("object name");
     let session = TmuxSession::start(
         &format!("first-fix-{scenario}"),
@@ -58,6 +70,12 @@ fn applies_the_first_fix(scenario: &str, slug: &str) {
         window.contains(slug),
         "{scenario}: not the {slug} fix:\n{window}"
     );
+    if objects == Objects::Batch {
+        assert!(
+            window.contains(&format!("{slug} ×{batch}")),
+            "{scenario}: not a batch of {batch}:\n{window}"
+        );
+    }
     session.send(&["y"]);
     // The apply notice may already have given way to the verdict on a fast clock.
     let verified = |s: &str| s.contains(&format!("{slug} on")) && s.contains(": worked");
@@ -80,25 +98,25 @@ fn applies_the_first_fix(scenario: &str, slug: &str) {
 
 #[test]
 fn dns_storm_lowers_ndots_from_the_first_line() {
-    applies_the_first_fix("dns-storm", "dns-lower-ndots");
+    applies_the_first_fix("dns-storm", "dns-lower-ndots", Objects::One);
 }
 
 #[test]
 fn spot_interruption_freezes_disruption_from_the_first_line() {
-    applies_the_first_fix("spot-interruption", "nodes-freeze-disruption");
+    applies_the_first_fix("spot-interruption", "nodes-freeze-disruption", Objects::One);
 }
 
 #[test]
 fn broken_route_rolls_the_canary_back_from_the_first_line() {
-    applies_the_first_fix("broken-route", "gateway-rollback-canary");
+    applies_the_first_fix("broken-route", "gateway-rollback-canary", Objects::One);
 }
 
 #[test]
 fn cross_zone_enables_topology_aware_routing_from_the_first_line() {
-    applies_the_first_fix("cross-zone", "flows-topology-aware-routing");
+    applies_the_first_fix("cross-zone", "flows-topology-aware-routing", Objects::Batch);
 }
 
 #[test]
 fn overprovisioned_applies_the_requests_from_the_first_line() {
-    applies_the_first_fix("overprovisioned", "rightsize-requests");
+    applies_the_first_fix("overprovisioned", "rightsize-requests", Objects::Batch);
 }

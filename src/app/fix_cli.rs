@@ -224,9 +224,11 @@ pub struct ApplyOptions {
     pub audit_log: Option<std::path::PathBuf>,
 }
 
-fn write_audit(path: Option<&std::path::Path>, entry: Option<&AuditEntry>) -> Option<String> {
-    let (path, entry) = (path?, entry?);
-    audit::append(path, entry).err().map(|e| e.to_string())
+fn write_audit(path: Option<&std::path::Path>, entries: Vec<&AuditEntry>) -> Option<String> {
+    let path = path?;
+    entries
+        .into_iter()
+        .find_map(|entry| audit::append(path, entry).err().map(|e| e.to_string()))
 }
 
 /// `fix apply`: plan, print, check, confirm, apply, audit. Prints as it goes to `output`.
@@ -272,7 +274,7 @@ pub async fn apply(
         options.audit_log.as_deref(),
     )
     .await;
-    if let Some(error) = write_audit(options.audit_log.as_deref(), outcome.audit()) {
+    if let Some(error) = write_audit(options.audit_log.as_deref(), outcome.audits()) {
         let _ = writeln!(output, "warning: {error}");
     }
     match outcome {

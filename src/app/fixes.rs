@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::audit::{self, AuditEntry};
 use crate::backend::writer::{ClusterWriter, Mode, WriteError, verb_of};
 use crate::domain::Finding;
+use crate::domain::fix::batch::{PreparedBatch, Unplanned};
 use crate::domain::fix::session::{DryRun, Permission, PreparedFix};
 use crate::domain::fix::{self, FixPlan, Operation, PlanContext, Precondition};
 
@@ -36,6 +37,34 @@ pub enum FixJob {
         resource_version: String,
         uid: String,
     },
+    /// Plan one fix on several objects: each read, planned, dry-run and checked on its own.
+    PrepareBatch {
+        items: Vec<(Finding, PlanContext)>,
+        writes_allowed: bool,
+    },
+    /// Apply a confirmed batch one object at a time, stopping at the first that fails.
+    ApplyBatch {
+        batch: String,
+        items: Vec<BatchItem>,
+    },
+    /// Undo the fixes of a batch, newest first.
+    UndoBatch { items: Vec<UndoItem> },
+}
+
+/// One object of a batch to apply: its plan, and what re-planning it would need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchItem {
+    pub prepared: PreparedFix,
+    pub finding: Finding,
+    pub context: PlanContext,
+}
+
+/// One applied fix to undo, with the version and uid its apply returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UndoItem {
+    pub plan: FixPlan,
+    pub resource_version: String,
+    pub uid: String,
 }
 
 /// How a job ended.
@@ -75,18 +104,35 @@ pub enum FixOutcome {
         error: String,
         audit: Option<Box<AuditEntry>>,
     },
+    BatchPrepared(Box<PreparedBatch>),
+    /// How a batch apply went: an `Applied` per object written, in order, then the outcome
+    /// that stopped it if one did; `not_tried` names the objects after it.
+    BatchApplied {
+        batch: String,
+        outcomes: Vec<FixOutcome>,
+        not_tried: Vec<String>,
+    },
+    /// An `Undone` or `UndoFailed` per fix of the batch.
+    BatchUndone {
+        outcomes: Vec<FixOutcome>,
+    },
 }
 
 impl FixOutcome {
-    /// The audit line this outcome carries, if it wrote (or tried to write) anything.
-    pub fn audit(&self) -> Option<&AuditEntry> {
+    /// The audit lines this outcome carries, one per write it made (or tried to make).
+    pub fn audits(&self) -> Vec<&AuditEntry> {
         match self {
             FixOutcome::Applied { audit, .. }
             | FixOutcome::Replanned { audit, .. }
             | FixOutcome::ApplyFailed { audit, .. }
-            | FixOutcome::Undone { audit, .. } => Some(audit),
-            FixOutcome::UndoFailed { audit, .. } => audit.as_deref(),
-            FixOutcome::Prepared(_) | FixOutcome::PrepareFailed { .. } => None,
+            | FixOutcome::Undone { audit, .. } => vec![audit],
+            FixOutcome::UndoFailed { audit, .. } => audit.as_deref().into_iter().collect(),
+            FixOutcome::BatchApplied { outcomes, .. } | FixOutcome::BatchUndone { outcomes } => {
+                outcomes.iter().flat_map(FixOutcome::audits).collect()
+            }
+            FixOutcome::Prepared(_)
+            | FixOutcome::PrepareFailed { .. }
+            | FixOutcome::BatchPrepared(_) => Vec::new(),
         }
     }
 }
@@ -116,6 +162,95 @@ pub async fn run(writer: &ClusterWriter, job: FixJob, audit_log: Option<&Path>) 
             resource_version,
             uid,
         } => undo(writer, &plan, &resource_version, &uid, audit_log).await,
+        FixJob::PrepareBatch {
+            items,
+            writes_allowed,
+        } => prepare_batch(writer, &items, writes_allowed).await,
+        FixJob::ApplyBatch { batch, items } => apply_batch(writer, batch, items, audit_log).await,
+        FixJob::UndoBatch { items } => {
+            let mut outcomes = Vec::new();
+            for item in items {
+                outcomes.push(
+                    undo(
+                        writer,
+                        &item.plan,
+                        &item.resource_version,
+                        &item.uid,
+                        audit_log,
+                    )
+                    .await,
+                );
+            }
+            FixOutcome::BatchUndone { outcomes }
+        }
+    }
+}
+
+/// Plans every object of a batch in turn. One that cannot be planned is listed, not fatal:
+/// the others are still offered.
+async fn prepare_batch(
+    writer: &ClusterWriter,
+    items: &[(Finding, PlanContext)],
+    writes_allowed: bool,
+) -> FixOutcome {
+    let mut plans = Vec::new();
+    let mut unplanned = Vec::new();
+    for (finding, context) in items {
+        match prepare(writer, finding, context, writes_allowed).await {
+            Ok(prepared) => plans.push(prepared),
+            Err(error) => unplanned.push(Unplanned {
+                finding_id: finding.id.clone(),
+                object: finding.object.to_string(),
+                error,
+            }),
+        }
+    }
+    let first = items.first().map(|(f, _)| f.id.clone()).unwrap_or_default();
+    match PreparedBatch::from_plans(plans, unplanned.clone()) {
+        Some(batch) => FixOutcome::BatchPrepared(Box::new(batch)),
+        None => FixOutcome::PrepareFailed {
+            finding_id: first,
+            error: unplanned
+                .iter()
+                .map(|u| format!("{}: {}", u.object, u.error))
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+    }
+}
+
+/// Applies a batch one object at a time, each with its own precondition and audit line, and
+/// stops at the first that is not applied (refused, failed, or changed since the plan): what
+/// follows is not tried, and what went before stays applied, to be verified or undone.
+async fn apply_batch(
+    writer: &ClusterWriter,
+    batch: String,
+    items: Vec<BatchItem>,
+    audit_log: Option<&Path>,
+) -> FixOutcome {
+    let mut outcomes = Vec::new();
+    let mut items = items.into_iter();
+    for item in items.by_ref() {
+        let outcome = apply(
+            writer,
+            item.prepared,
+            &item.finding,
+            &item.context,
+            audit_log,
+        )
+        .await;
+        let applied = matches!(outcome, FixOutcome::Applied { .. });
+        outcomes.push(outcome);
+        if !applied {
+            break;
+        }
+    }
+    FixOutcome::BatchApplied {
+        batch,
+        outcomes,
+        not_tried: items
+            .map(|item| item.prepared.plan.target.describe())
+            .collect(),
     }
 }
 

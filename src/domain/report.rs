@@ -209,6 +209,9 @@ pub struct FindingReport {
     /// The id `kockpit fix show` and `fix apply` take
     /// (e.g. "dns/cache-hit-ratio#dns-cache-profile"), or null.
     pub fix_id: Option<String>,
+    /// The objects the fix is applied to as one batch plan, this line's own first; empty
+    /// when the fix is for this object alone.
+    pub fix_batch: Vec<ObjectRef>,
     pub evidence: Vec<Evidence>,
     /// What the finding costs: requests or queries per second affected, pods waiting,
     /// money per month, trend; each left out when the finding says nothing about it.
@@ -228,11 +231,22 @@ impl From<&Finding> for FindingReport {
             object: finding.object.clone(),
             fix: finding.fix.map(|f| f.slug()),
             fix_id: finding.fix_id(),
+            fix_batch: fix_batch(finding),
             evidence: finding.evidence.clone(),
             impact: finding.impact,
             members: finding.members.clone(),
         }
     }
+}
+
+fn fix_batch(finding: &Finding) -> Vec<ObjectRef> {
+    let others = super::fix::batch::members_sharing_fix(finding);
+    if others.is_empty() {
+        return Vec::new();
+    }
+    std::iter::once(finding.object.clone())
+        .chain(others.into_iter().map(|m| m.object.clone()))
+        .collect()
 }
 
 fn all_parents(route: &RouteStatus, condition: impl Fn(&RouteParent) -> bool) -> bool {

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::overlay::{window, wrap_words};
 use super::text::{sanitize, truncate};
 use super::theme::Theme;
+use crate::domain::fix::batch::PreparedBatch;
 use crate::domain::fix::session::{AppliedFix, DryRun, FixStatus, Permission, PreparedFix};
 use crate::domain::fix::{Confirmation, FieldChange, FixPlan, Risk, diff, export};
 
@@ -30,11 +31,17 @@ pub enum FixPanel {
     Plan(Box<PlanPanel>),
     /// Confirming the undo of an applied fix.
     Undo(UndoPanel),
+    /// A batch stopped part way: what was applied, what stopped it, what was not tried.
+    Stopped {
+        title: String,
+        lines: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanPanel {
-    pub prepared: PreparedFix,
+    /// One plan, or the same fix on several objects.
+    pub batch: PreparedBatch,
     /// The name typed so far, once the user started confirming a medium or high risk fix.
     pub typed: Option<String>,
     /// The apply is on its way.
@@ -45,8 +52,12 @@ pub struct PlanPanel {
 
 impl PlanPanel {
     pub fn new(prepared: PreparedFix) -> Self {
+        Self::for_batch(PreparedBatch::single(prepared))
+    }
+
+    pub fn for_batch(batch: PreparedBatch) -> Self {
         PlanPanel {
-            prepared,
+            batch,
             typed: None,
             applying: false,
             message: None,
@@ -56,8 +67,9 @@ impl PlanPanel {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct UndoPanel {
-    /// Index into the session's applied fixes.
-    pub index: usize,
+    /// Indexes into the session's applied fixes: the newest fix still on the cluster, and
+    /// with it the rest of its batch, undone together.
+    pub indexes: Vec<usize>,
     pub sending: bool,
     pub message: Option<String>,
 }
@@ -97,16 +109,37 @@ pub fn render_panel(
             Vec::new(),
             "Esc close".to_string(),
         ),
+        FixPanel::Plan(plan) if plan.batch.is_batch() => batch_lines(plan, theme, inner_width),
         FixPanel::Plan(plan) => plan_lines(plan, theme, inner_width),
-        FixPanel::Undo(undo) => match applied.get(undo.index) {
-            Some(fix) => undo_lines(undo, fix, theme, inner_width),
-            None => (
-                " Undo ".to_string(),
-                vec![Line::from("That fix is no longer in this session.")],
+        FixPanel::Undo(undo) => {
+            let fixes: Vec<&AppliedFix> = undo
+                .indexes
+                .iter()
+                .filter_map(|i| applied.get(*i))
+                .collect();
+            if fixes.is_empty() {
+                (
+                    " Undo ".to_string(),
+                    vec![Line::from("That fix is no longer in this session.")],
+                    Vec::new(),
+                    "Esc close".to_string(),
+                )
+            } else {
+                undo_lines(undo, &fixes, theme, inner_width)
+            }
+        }
+        FixPanel::Stopped { title, lines } => {
+            let mut shown = Vec::new();
+            for line in lines {
+                wrapped(&mut shown, "", line, theme.text, theme, inner_width);
+            }
+            (
+                format!(" {} ", sanitize(title)),
+                shown,
                 Vec::new(),
-                "Esc close".to_string(),
-            ),
-        },
+                "F the fixes and their verdicts · u undo what was applied · Esc close".to_string(),
+            )
+        }
     };
     show(frame, area, theme, &title, lines, pinned, &keys, scroll);
 }
@@ -264,33 +297,16 @@ fn header_lines(plan: &FixPlan, theme: &Theme, width: usize) -> Vec<Line<'static
 
 type Window = (String, Vec<Line<'static>>, Vec<Line<'static>>, String);
 
-fn plan_lines(panel: &PlanPanel, theme: &Theme, width: usize) -> Window {
-    let prepared = &panel.prepared;
-    let plan = &prepared.plan;
-    let mut lines = Vec::new();
-    if let Some(note) = &prepared.replanned {
-        wrapped(&mut lines, "replanned", note, theme.warn, theme, width);
-        lines.push(Line::default());
-    }
-    lines.extend(header_lines(plan, theme, width));
-    if let Some(refusal) = &plan.refusal {
-        wrapped(&mut lines, "refused", refusal, theme.crit, theme, width);
-    } else {
-        lines.push(Line::from(label("change", theme)));
-        lines.extend(diff_lines(&plan.diff, theme, width));
-    }
-    for warning in &plan.warnings {
-        wrapped(&mut lines, "warning", warning, theme.warn, theme, width);
-    }
-    let (dry_run, dry_style) = match &prepared.dry_run {
+fn dry_run_text(dry_run: &DryRun, theme: &Theme) -> (String, Style) {
+    match dry_run {
         DryRun::Passed => ("passed (dryRun=All)".to_string(), theme.ok),
         DryRun::Failed(why) => (format!("refused: {why}"), theme.crit),
         DryRun::NotRun(why) => (format!("not run: {why}"), theme.muted),
-    };
-    // The server's answers, the verification and the prompt stay in view under a long diff.
-    let mut pinned = Vec::new();
-    wrapped(&mut pinned, "dry run", &dry_run, dry_style, theme, width);
-    let (permission, permission_style) = match &prepared.permission {
+    }
+}
+
+fn permission_text(permission: &Permission, theme: &Theme) -> (String, Style) {
+    match permission {
         Permission::Allowed => ("allowed".to_string(), theme.ok),
         Permission::Denied { needs, reason } => (
             format!(
@@ -304,7 +320,109 @@ fn plan_lines(panel: &PlanPanel, theme: &Theme, width: usize) -> Window {
         ),
         Permission::NotChecked => ("not checked (writes are off)".to_string(), theme.muted),
         Permission::Unknown { why } => (format!("unknown: {why}"), theme.warn),
-    };
+    }
+}
+
+/// "cache hit ratio reaches 80 % within 5m; now: cache hit ratio 15 %".
+fn verify_text(plan: &FixPlan) -> String {
+    let before: Vec<String> = plan
+        .verify
+        .before
+        .iter()
+        .map(|(label, value)| format!("{label} {value}"))
+        .collect();
+    format!(
+        "{} within {}; now: {}",
+        plan.verify.condition.goal(),
+        crate::domain::time::format_duration(plan.verify.within),
+        if before.is_empty() {
+            "-".to_string()
+        } else {
+            before.join(", ")
+        }
+    )
+}
+
+/// The last pinned lines (the failure, why apply is not offered, or the confirmation
+/// prompt) and the keys in the frame.
+fn prompt(
+    panel: &PlanPanel,
+    pinned: &mut Vec<Line<'static>>,
+    theme: &Theme,
+    width: usize,
+) -> String {
+    let batch = &panel.batch;
+    pinned.push(Line::default());
+    if let Some(message) = &panel.message {
+        wrapped(pinned, "", message, theme.crit, theme, width);
+    }
+    if panel.applying {
+        let what = if batch.is_batch() {
+            "Applying one object at a time …"
+        } else {
+            "Applying …"
+        };
+        pinned.push(Line::from(Span::styled(what, theme.accent)));
+        return "Esc close".to_string();
+    }
+    if let Some(why) = batch.blocked() {
+        wrapped(pinned, "", &why, theme.warn, theme, width);
+        return "x export patch · Esc close".to_string();
+    }
+    match (batch.confirmation(), &panel.typed) {
+        (Confirmation::PressY, _) => "y apply · x export patch · Esc close".to_string(),
+        (Confirmation::TypeName(name), None) => {
+            wrapped(
+                pinned,
+                "",
+                &format!(
+                    "{} risk: press y, then type {name} and Enter to apply.",
+                    batch.risk().as_str()
+                ),
+                theme.text,
+                theme,
+                width,
+            );
+            "y confirm · x export patch · Esc close".to_string()
+        }
+        (Confirmation::TypeName(name), Some(typed)) => {
+            pinned.push(Line::from(vec![
+                label("type", theme),
+                Span::styled(format!("{} to apply: ", sanitize(&name)), theme.text),
+                Span::styled(format!("{}█", sanitize(typed)), theme.accent),
+            ]));
+            "Enter apply · Esc stop typing".to_string()
+        }
+    }
+}
+
+fn change_lines(plan: &FixPlan, lines: &mut Vec<Line<'static>>, theme: &Theme, width: usize) {
+    if let Some(refusal) = &plan.refusal {
+        wrapped(lines, "refused", refusal, theme.crit, theme, width);
+    } else {
+        lines.push(Line::from(label("change", theme)));
+        lines.extend(diff_lines(&plan.diff, theme, width));
+    }
+    for warning in &plan.warnings {
+        wrapped(lines, "warning", warning, theme.warn, theme, width);
+    }
+}
+
+fn plan_lines(panel: &PlanPanel, theme: &Theme, width: usize) -> Window {
+    let prepared = &panel.batch.lead;
+    let plan = &prepared.plan;
+    let mut lines = Vec::new();
+    if let Some(note) = &prepared.replanned {
+        wrapped(&mut lines, "replanned", note, theme.warn, theme, width);
+        lines.push(Line::default());
+    }
+    lines.extend(header_lines(plan, theme, width));
+    change_lines(plan, &mut lines, theme, width);
+    // The server's answers, the verification and the prompt stay in view under a long diff.
+    let mut pinned = Vec::new();
+    let (dry_run, dry_style) = dry_run_text(&prepared.dry_run, theme);
+    wrapped(&mut pinned, "dry run", &dry_run, dry_style, theme, width);
+    let (permission, permission_style) = permission_text(&prepared.permission, theme);
     wrapped(
         &mut pinned,
         "permission",
@@ -313,84 +431,168 @@ fn plan_lines(panel: &PlanPanel, theme: &Theme, width: usize) -> Window {
         theme,
         width,
     );
-    let before: Vec<String> = plan
-        .verify
-        .before
-        .iter()
-        .map(|(label, value)| format!("{label} {value}"))
-        .collect();
     wrapped(
         &mut pinned,
         "verify",
+        &verify_text(plan),
+        theme.text,
+        theme,
+        width,
+    );
+    let keys = prompt(panel, &mut pinned, theme, width);
+    (format!(" Fix: {} ", plan.kind.slug()), lines, pinned, keys)
+}
+
+/// The same fix on several objects: every object's diff, dry run and permission, then one
+/// summary and one confirmation.
+fn batch_lines(panel: &PlanPanel, theme: &Theme, width: usize) -> Window {
+    let batch = &panel.batch;
+    let lead = &batch.lead.plan;
+    let count = batch.others.len() + 1;
+    let mut lines = vec![Line::from(vec![
+        Span::styled(lead.kind.title().to_string(), theme.title),
+        Span::raw("  "),
+        Span::styled(
+            format!("risk: {}", batch.risk().as_str()),
+            risk_style(batch.risk(), theme),
+        ),
+    ])];
+    wrapped(
+        &mut lines,
+        "objects",
         &format!(
-            "{} within {}; now: {}",
-            plan.verify.condition.goal(),
-            crate::domain::time::format_duration(plan.verify.within),
-            if before.is_empty() {
-                "-".to_string()
-            } else {
-                before.join(", ")
-            }
+            "{count}, written one at a time, each under its own precondition; \
+             the first that fails stops the rest"
         ),
         theme.text,
         theme,
         width,
     );
-    pinned.push(Line::default());
-    let blocked = prepared.blocked();
-    if let Some(message) = &panel.message {
-        wrapped(&mut pinned, "", message, theme.crit, theme, width);
-    }
-    let keys = if panel.applying {
-        pinned.push(Line::from(Span::styled("Applying …", theme.accent)));
-        "Esc close".to_string()
-    } else if let Some(why) = &blocked {
-        wrapped(&mut pinned, "", why, theme.warn, theme, width);
-        "x export patch · Esc close".to_string()
-    } else {
-        match (&plan.confirmation, &panel.typed) {
-            (Confirmation::PressY, _) => "y apply · x export patch · Esc close".to_string(),
-            (Confirmation::TypeName(name), None) => {
-                wrapped(
-                    &mut pinned,
-                    "",
-                    &format!(
-                        "{} risk: press y, then type {name} and Enter to apply.",
-                        plan.risk.as_str()
-                    ),
-                    theme.text,
-                    theme,
-                    width,
-                );
-                "y confirm · x export patch · Esc close".to_string()
-            }
-            (Confirmation::TypeName(name), Some(typed)) => {
-                pinned.push(Line::from(vec![
-                    label("type", theme),
-                    Span::styled(format!("{} to apply: ", sanitize(name)), theme.text),
-                    Span::styled(format!("{}█", sanitize(typed)), theme.accent),
-                ]));
-                "Enter apply · Esc stop typing".to_string()
-            }
+    for (n, prepared) in batch.plans().enumerate() {
+        let plan = &prepared.plan;
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            truncate(
+                &sanitize(&format!("{}. {}", n + 1, plan.target.describe())),
+                width,
+            )
+            .into_owned(),
+            theme.header,
+        )));
+        if let Some(note) = &prepared.replanned {
+            wrapped(&mut lines, "replanned", note, theme.warn, theme, width);
         }
+        wrapped(
+            &mut lines,
+            "blast radius",
+            &plan.blast_radius,
+            theme.text,
+            theme,
+            width,
+        );
+        change_lines(plan, &mut lines, theme, width);
+        let (dry_run, dry_style) = dry_run_text(&prepared.dry_run, theme);
+        wrapped(&mut lines, "dry run", &dry_run, dry_style, theme, width);
+        if prepared.writes_allowed {
+            let (permission, style) = permission_text(&prepared.permission, theme);
+            wrapped(&mut lines, "permission", &permission, style, theme, width);
+        }
+    }
+    for unplanned in &batch.unplanned {
+        lines.push(Line::default());
+        wrapped(
+            &mut lines,
+            "not planned",
+            &format!("{}: {}", unplanned.object, unplanned.error),
+            theme.warn,
+            theme,
+            width,
+        );
+    }
+    let mut pinned = Vec::new();
+    let writes = batch.to_apply();
+    let passed = writes
+        .iter()
+        .filter(|p| p.dry_run == DryRun::Passed)
+        .count();
+    let dry_style = if passed == writes.len() {
+        theme.ok
+    } else {
+        theme.crit
     };
-    (format!(" Fix: {} ", plan.kind.slug()), lines, pinned, keys)
+    wrapped(
+        &mut pinned,
+        "dry runs",
+        &format!("{passed} of {} passed (dryRun=All)", writes.len()),
+        dry_style,
+        theme,
+        width,
+    );
+    wrapped(
+        &mut pinned,
+        "verify",
+        &format!("each object on its own: {}", verify_text(lead)),
+        theme.text,
+        theme,
+        width,
+    );
+    wrapped(
+        &mut pinned,
+        "undo",
+        "u puts back every object the batch wrote",
+        theme.muted,
+        theme,
+        width,
+    );
+    let keys = prompt(panel, &mut pinned, theme, width);
+    (
+        format!(" Fix: {} ×{} ", lead.kind.slug(), writes.len()),
+        lines,
+        pinned,
+        keys,
+    )
 }
 
-fn undo_lines(panel: &UndoPanel, fix: &AppliedFix, theme: &Theme, width: usize) -> Window {
-    let plan = &fix.plan;
-    let mut lines = header_lines(plan, theme, width);
-    lines.push(Line::from(label("undo puts back", theme)));
-    let reverted: Vec<FieldChange> = plan
-        .diff
+fn reverted(plan: &FixPlan) -> Vec<FieldChange> {
+    plan.diff
         .iter()
         .map(|c| FieldChange {
             path: c.path.clone(),
             before: c.after.clone(),
             after: c.before.clone(),
         })
-        .collect();
-    lines.extend(diff_lines(&reverted, theme, width));
+        .collect()
+}
+
+fn undo_lines(panel: &UndoPanel, fixes: &[&AppliedFix], theme: &Theme, width: usize) -> Window {
+    let plan = &fixes[0].plan;
+    let mut lines = Vec::new();
+    if let [fix] = fixes {
+        lines.extend(header_lines(&fix.plan, theme, width));
+        lines.push(Line::from(label("undo puts back", theme)));
+        lines.extend(diff_lines(&reverted(&fix.plan), theme, width));
+    } else {
+        wrapped(
+            &mut lines,
+            "batch",
+            &format!(
+                "{} objects, undone newest first; one that fails does not stop the others",
+                fixes.len()
+            ),
+            theme.text,
+            theme,
+            width,
+        );
+        for fix in fixes {
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(
+                truncate(&sanitize(&fix.plan.target.describe()), width).into_owned(),
+                theme.header,
+            )));
+            lines.push(Line::from(label("undo puts back", theme)));
+            lines.extend(diff_lines(&reverted(&fix.plan), theme, width));
+        }
+    }
     let mut pinned = Vec::new();
     wrapped(
         &mut pinned,
@@ -410,12 +612,11 @@ fn undo_lines(panel: &UndoPanel, fix: &AppliedFix, theme: &Theme, width: usize) 
     } else {
         "y undo · Esc keep the fix"
     };
-    (
-        format!(" Undo: {} ", plan.kind.slug()),
-        lines,
-        pinned,
-        keys.to_string(),
-    )
+    let title = match fixes.len() {
+        1 => format!(" Undo: {} ", plan.kind.slug()),
+        n => format!(" Undo: {} ×{n} ", plan.kind.slug()),
+    };
+    (title, lines, pinned, keys.to_string())
 }
 
 /// The session's fixes, newest first, with where each stands.

@@ -4,7 +4,11 @@
 use serde_json::Value;
 
 use super::apply::apply_to;
-use super::plan::{FixPlan, Operation};
+use super::plan::{
+    Confirmation, FixPlan, Inverse, Operation, PatchType, Precondition, Risk, Target, Verification,
+    VerifyCondition,
+};
+use super::session::{DryRun, Permission, PreparedFix};
 use crate::domain::finding::{Finding, FixKind, Severity};
 use crate::domain::model::*;
 use crate::domain::time::Timestamp;
@@ -183,5 +187,58 @@ pub fn workload_row(container: &str) -> WorkloadUsage {
             throttling_ratio: 0.3,
             history_days: 14.0,
         }),
+    }
+}
+
+/// A prepared topology-aware-routing fix on Service shop/`name` at `risk`, dry run passed and
+/// permitted: for the tests of what happens around a plan (batches, the fix flow).
+pub fn prepared_service_fix(name: &str, risk: Risk) -> PreparedFix {
+    let kind = FixKind::FlowsTopologyAwareRouting;
+    let plan = FixPlan {
+        id: format!("flows/topology-aware-routing/shop/{name}#{}", kind.slug()),
+        kind,
+        target: Target {
+            api_version: "v1".into(),
+            kind: "Service".into(),
+            namespace: Some("shop".into()),
+            name: name.into(),
+            resource: "services".into(),
+            subresource: None,
+        },
+        operation: Operation::Patch {
+            patch_type: PatchType::Merge,
+            body: serde_json::json!({"spec": {"trafficDistribution": "PreferClose"}}),
+        },
+        precondition: Precondition::ResourceVersion("7".into()),
+        inverse: Some(Inverse {
+            operation: Operation::Patch {
+                patch_type: PatchType::Merge,
+                body: serde_json::json!({"spec": {"trafficDistribution": null}}),
+            },
+            precondition: Precondition::ResourceVersionFromApply,
+        }),
+        diff: Vec::new(),
+        risk,
+        confirmation: Confirmation::for_risk(risk, name),
+        blast_radius: String::new(),
+        warnings: Vec::new(),
+        refusal: None,
+        verify: Verification {
+            condition: VerifyCondition::ZoneHintsPresent {
+                namespace: "shop".into(),
+                name: name.into(),
+                cross_zone_before: None,
+            },
+            within: std::time::Duration::from_secs(60),
+            before: Vec::new(),
+        },
+    };
+    PreparedFix {
+        finding_id: format!("flows/topology-aware-routing/shop/{name}"),
+        plan,
+        dry_run: DryRun::Passed,
+        permission: Permission::Allowed,
+        writes_allowed: true,
+        replanned: None,
     }
 }

@@ -4,6 +4,7 @@
 //! verification loop live outside `domain` and work from these values.
 
 pub mod apply;
+pub mod batch;
 pub mod context;
 pub mod diff;
 pub mod export;
@@ -26,7 +27,7 @@ mod catalogue_tests;
 #[cfg(test)]
 mod corefile_props;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 use std::time::Duration;
 

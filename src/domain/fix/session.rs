@@ -133,6 +133,9 @@ pub struct AppliedFix {
     pub resource_version: String,
     pub uid: String,
     pub status: FixStatus,
+    /// The batch this fix was applied in (the lead plan's id): a batch is undone as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }
 
 impl AppliedFix {
