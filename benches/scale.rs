@@ -278,6 +278,13 @@ struct Cockpit {
     applied: u64,
     /// Time `update` took, by kind of update: (count, total ms, max ms, total CPU ms).
     update_cost: BTreeMap<&'static str, (u64, f64, f64, f64)>,
+    /// Time of every single `update` while `timing_updates` is on (the churn phases).
+    update_ms: Vec<f64>,
+    timing_updates: bool,
+    /// When the backend was started, and how long until the first frame that showed a
+    /// useful overview (the sync's progress line, or data).
+    started: Instant,
+    first_overview: Option<f64>,
     scan_probes: bool,
     /// (probe number, microseconds since the epoch) when first seen on screen.
     seen: Vec<(u64, u64)>,
@@ -315,6 +322,10 @@ impl Cockpit {
             frames: BTreeMap::new(),
             applied: 0,
             update_cost: BTreeMap::new(),
+            update_ms: Vec::new(),
+            timing_updates: false,
+            started: Instant::now(),
+            first_overview: None,
             scan_probes: false,
             seen: Vec::new(),
         }
@@ -357,6 +368,9 @@ impl Cockpit {
         };
         let _ = execute!(self.terminal.backend_mut(), EndSynchronizedUpdate);
         let at = unix_micros();
+        if self.first_overview.is_none() && useful(&self.state) {
+            self.first_overview = Some(self.started.elapsed().as_secs_f64());
+        }
         self.state.dirty = false;
         self.frames
             .entry(self.state.view.screen.title())
@@ -385,6 +399,9 @@ impl Cockpit {
         update(&mut self.state, Message::Backend(received));
         let took = started.elapsed().as_secs_f64() * 1000.0;
         let cpu = thread_cpu_ms() - cpu;
+        if self.timing_updates {
+            self.update_ms.push(took);
+        }
         let cost = self.update_cost.entry(kind).or_default();
         cost.0 += 1;
         cost.1 += took;
@@ -538,6 +555,23 @@ fn diagnose(cockpit: &mut Cockpit) -> Vec<(String, f64)> {
     out
 }
 
+/// The overview says something an engineer can use: what is still loading, or data.
+fn useful(state: &State) -> bool {
+    let c = &state.cockpit;
+    let progress = c
+        .health
+        .get("kubernetes")
+        .and_then(|h| h.detail.as_deref())
+        .is_some_and(|d| d.contains("kinds listed"));
+    c.initial_sync_done
+        || progress
+        || c.dns.is_some()
+        || c.gateways.is_some()
+        || c.flows.is_some()
+        || c.nodes.is_some()
+        || c.workloads.is_some()
+}
+
 fn populated(state: &State) -> bool {
     let c = &state.cockpit;
     c.initial_sync_done
@@ -631,6 +665,7 @@ async fn client_for(kubeconfig: &Path) -> kube::Client {
 struct Report {
     options: Options,
     server_start_seconds: f64,
+    first_overview_seconds: f64,
     sync_seconds: f64,
     nodes_seen: usize,
     pods_on_nodes: u64,
@@ -642,6 +677,8 @@ struct Report {
     frames: BTreeMap<&'static str, Vec<f64>>,
     latencies_ms: Vec<f64>,
     update_cost: BTreeMap<&'static str, (u64, f64, f64, f64)>,
+    /// Every update's cost under churn, ms.
+    update_ms: Vec<f64>,
     /// What single steps cost alone (fastest of several runs), in ms.
     steps: Vec<(String, f64)>,
     /// (when, resident MiB, heap MiB in use, retained timeline updates).
@@ -700,6 +737,7 @@ async fn measure(options: Options) -> Report {
         .map_or(0, |w| w.workloads.len());
 
     // 2. every screen under churn
+    cockpit.timing_updates = true;
     admin(&client, "PUT", &format!("rate={} probes=0", options.churn)).await;
     let busy_cpu_start = cpu_seconds();
     let busy_started = Instant::now();
@@ -734,6 +772,7 @@ async fn measure(options: Options) -> Report {
         .run(Instant::now() + Duration::from_millis(500), &|_| false)
         .await;
     cockpit.scan_probes = false;
+    cockpit.timing_updates = false;
     let events_per_sec =
         (log["events"].as_u64().unwrap_or(0) - events_before) as f64 / churn_elapsed;
     let sent: Vec<(u64, u64)> = log["probes"]
@@ -803,6 +842,7 @@ async fn measure(options: Options) -> Report {
     Report {
         options,
         server_start_seconds: server_start.as_secs_f64(),
+        first_overview_seconds: cockpit.first_overview.unwrap_or(f64::NAN),
         sync_seconds,
         nodes_seen,
         pods_on_nodes,
@@ -813,6 +853,7 @@ async fn measure(options: Options) -> Report {
         frames: cockpit.frames,
         latencies_ms,
         update_cost: cockpit.update_cost.clone(),
+        update_ms: std::mem::take(&mut cockpit.update_ms),
         steps,
         memory,
         probes_sent,
@@ -844,6 +885,10 @@ fn print(report: &Report) {
         report.server_start_seconds, report.nodes_seen, report.pods_on_nodes, report.workloads_seen
     );
     println!("  {:<32} {:>12}", "measure", "value");
+    println!(
+        "  {:<32} {:>12.2}",
+        "first useful overview s", report.first_overview_seconds
+    );
     println!(
         "  {:<32} {:>12.2}",
         "sync s (target ≤ 5)", report.sync_seconds
@@ -921,6 +966,13 @@ fn print(report: &Report) {
         "  {:<14} {:>7} {:>9} {:>9} {:>9} {:>12}",
         "update", "count", "mean ms", "max ms", "total ms", "CPU mean ms"
     );
+    println!(
+        "  {:<14} {:>7} {:>9.3} p99 {:>5.2}",
+        "(under churn)",
+        report.update_ms.len(),
+        report.update_ms.iter().sum::<f64>() / report.update_ms.len().max(1) as f64,
+        percentile(&report.update_ms, 99.0)
+    );
     for (kind, (count, total, max, cpu)) in &report.update_cost {
         println!(
             "  {:<14} {:>7} {:>9.3} {:>9.2} {:>9.0} {:>12.3}",
@@ -961,6 +1013,9 @@ fn print(report: &Report) {
         "event_to_screen_p99_ms": round(percentile(&report.latencies_ms, 99.0), 1),
         "steady_bytes_per_sec": round(steady_worst, 0),
         "idle_cpu_percent": round(report.idle_cpu_percent, 2),
+        "first_overview_seconds": round(report.first_overview_seconds, 2),
+        "update_p99_ms": round(percentile(&report.update_ms, 99.0), 2),
+        "events_per_sec": round(report.events_per_sec, 0),
     });
     println!("{json}");
 }
