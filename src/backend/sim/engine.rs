@@ -12,7 +12,7 @@ use super::dns::{self, ClientLoad, DnsFigures, Placement};
 use super::flows::{self, FlowInputs};
 use super::gateways;
 use super::karpenter::{self, Clock, Karpenter};
-use super::names::{node_name, pod_name};
+use super::names::{pod_name, unique_node_name};
 use super::rng::{SplitMix64, hash_str, mix, smooth_noise};
 use super::scheduler;
 use super::state::{Node, Specs, State, WorkloadSource, seconds};
@@ -159,6 +159,8 @@ impl SimCluster {
     fn bootstrap(&mut self) {
         let start = self.state.now;
         let (daemon_cpu, daemon_memory, daemon_pods) = self.specs().daemon_requests();
+        let mut names: std::collections::HashSet<String> =
+            self.state.nodes.values().map(|n| n.name.clone()).collect();
         for (group_name, group) in &self.spec.node_groups {
             let shape = shape_of(&group.instance_type);
             for i in 0..group.nodes as usize {
@@ -166,9 +168,13 @@ impl SimCluster {
                 self.state.next_node_id += 1;
                 let zone = i % self.state.zones.len();
                 let created = start - seconds(self.rng.range(48.0, 480.0) * 3600.0);
+                let name = unique_node_name(&self.spec.region, zone, mix(self.seed, id), &|n| {
+                    names.contains(n)
+                });
+                names.insert(name.clone());
                 self.state.add_node(Node {
                     id,
-                    name: node_name(&self.spec.region, zone, mix(self.seed, id)),
+                    name,
                     claim: None,
                     pool: group_name.clone(),
                     karpenter: false,

@@ -16,6 +16,33 @@ pub fn suffix(key: u64, len: usize) -> String {
         .collect()
 }
 
+/// A node name no other node has: `node_name`, and while that is taken (a /19 holds 8000
+/// addresses, and hashed picks collide long before a zone fills), an address in the
+/// secondary CIDR's /14 for the zone (10.{4 + 4·zone..}.x.y), as a 100,000-node cluster's VPC
+/// would add them.
+pub fn unique_node_name(
+    region: &str,
+    zone_index: usize,
+    key: u64,
+    taken: &dyn Fn(&str) -> bool,
+) -> String {
+    let name = node_name(region, zone_index, key);
+    if !taken(&name) {
+        return name;
+    }
+    let domain = name.split_once('.').map_or("", |(_, d)| d).to_string();
+    (1u64..)
+        .map(|salt| {
+            let wide = mix(key, 100 + salt);
+            let second = 4 + zone_index as u64 * 4 + wide % 4;
+            let third = (wide >> 8) % 256;
+            let fourth = 4 + (wide >> 16) % 250;
+            format!("ip-10-{second}-{third}-{fourth}.{domain}")
+        })
+        .find(|name| !taken(name))
+        .unwrap_or(name)
+}
+
 /// The private DNS name EC2 gives an instance in `zone_index` (subnets are /19s per zone).
 pub fn node_name(region: &str, zone_index: usize, key: u64) -> String {
     let third = zone_index as u64 * 32 + mix(key, 1) % 32;
@@ -75,6 +102,17 @@ mod tests {
             .unwrap_or(0);
         assert!((32..64).contains(&third), "{node}");
         assert!(node_name("eu-west-1", 0, 1).ends_with(".eu-west-1.compute.internal"));
+        let mut names = std::collections::BTreeSet::new();
+        for key in 0..30_000 {
+            let name = unique_node_name("us-east-1", 0, key, &|n| names.contains(n));
+            assert!(name.ends_with(".ec2.internal"), "{name}");
+            names.insert(name);
+        }
+        assert_eq!(
+            names.len(),
+            30_000,
+            "every node its own name, past a /19's 8000"
+        );
         assert_eq!(pod_name("ledger", true, 1, 2), "ledger-2");
         let pod = pod_name("frontend", false, 9, 3);
         assert_eq!(pod.len(), "frontend".len() + 1 + 10 + 1 + 5);
