@@ -1022,7 +1022,12 @@ fn print(report: &Report) {
 
 /// One process per size, so each peak RSS is that size's own.
 fn curve(extra: &[String]) {
-    let sizes = [(400u32, 10_000u32), (1700, 50_000), (5000, 150_000)];
+    let sizes = [
+        (400u32, 10_000u32),
+        (1700, 50_000),
+        (5000, 150_000),
+        (100_000, 1_000_000),
+    ];
     let mut lines = Vec::new();
     for (nodes, pods) in sizes {
         let output = Command::new(std::env::current_exe().expect("own path"))

@@ -21,6 +21,28 @@ use super::format::{go_duration, parse_go_duration};
 /// The Kubernetes plugin's record TTL when the Corefile sets none.
 pub const DEFAULT_KUBERNETES_TTL_SECONDS: u32 = 5;
 
+/// How many directives flattening the main block's imports may visit; real Corefiles have
+/// tens.
+const MAX_IMPORT_STEPS: usize = 10_000;
+
+/// The main block's plugins with its snippet imports flattened, and what could not be.
+#[derive(Default)]
+struct Flattened<'a> {
+    plugins: Vec<&'a Directive>,
+    /// The snippets being expanded, outermost first.
+    chain: Vec<String>,
+    unresolved: Vec<String>,
+    steps: usize,
+}
+
+impl Flattened<'_> {
+    fn unresolve(&mut self, what: String) {
+        if !self.unresolved.contains(&what) {
+            self.unresolved.push(what);
+        }
+    }
+}
+
 /// The cache plugin's maximum TTL when `cache` has no TTL argument.
 pub const DEFAULT_CACHE_MAX_TTL_SECONDS: u32 = 3600;
 
@@ -462,42 +484,43 @@ impl Corefile {
             return settings;
         };
         settings.zones = block.zones();
-        let mut plugins = Vec::new();
-        self.collect_plugins(
-            &block.body.directives,
-            &mut plugins,
-            0,
-            &mut settings.imports,
-        );
-        for plugin in plugins {
+        let mut flat = Flattened::default();
+        self.collect_plugins(&block.body.directives, &mut flat);
+        for plugin in flat.plugins {
             read_plugin(plugin, &mut settings);
         }
+        settings.imports = flat.unresolved;
         settings
     }
 
     /// Flattens `import <snippet>` lines into the snippet's plugins. Imports of files cannot
-    /// be followed without I/O and are listed instead.
-    fn collect_plugins<'a>(
-        &'a self,
-        directives: &'a [Directive],
-        out: &mut Vec<&'a Directive>,
-        depth: usize,
-        unresolved: &mut Vec<String>,
-    ) {
+    /// be followed without I/O and are listed instead. A snippet that imports itself (directly
+    /// or through others) is not followed again, as CoreDNS refuses such a file, and the
+    /// flattening stops after `MAX_IMPORT_STEPS` directives: a 1 KB file whose snippets
+    /// import one another several times a line would otherwise unfold into billions.
+    fn collect_plugins<'a>(&'a self, directives: &'a [Directive], flat: &mut Flattened<'a>) {
         for directive in directives {
+            if flat.steps >= MAX_IMPORT_STEPS {
+                flat.unresolve("… (imports nest too deep to follow)".to_string());
+                return;
+            }
+            flat.steps += 1;
             if directive.name() != "import" {
-                out.push(directive);
+                flat.plugins.push(directive);
                 continue;
             }
             let target = directive.args.first().map(|t| t.value().into_owned());
             let snippet = target
                 .as_deref()
                 .and_then(|name| self.snippets().find(|s| s.name() == name));
-            match (snippet, depth < 8) {
-                (Some(snippet), true) => {
-                    self.collect_plugins(&snippet.body.directives, out, depth + 1, unresolved)
+            match snippet {
+                Some(snippet) if !flat.chain.contains(&snippet.name()) => {
+                    flat.chain.push(snippet.name());
+                    self.collect_plugins(&snippet.body.directives, flat);
+                    flat.chain.pop();
                 }
-                _ => unresolved.push(target.unwrap_or_default()),
+                Some(snippet) => flat.unresolve(format!("{} (imports itself)", snippet.name())),
+                None => flat.unresolve(target.unwrap_or_default()),
             }
         }
     }
@@ -1429,6 +1452,33 @@ mod tests {
         assert_eq!(
             corefile.settings().imports,
             vec!["/etc/coredns/custom/*.override"]
+        );
+    }
+
+    #[test]
+    fn snippets_that_import_themselves_or_fan_out_are_followed_a_bounded_way() {
+        let looping = round_trip(
+            "(common) {\n  log\n  import common\n  import common\n}\n.:53 {\n  import common\n  import common\n}\n",
+        );
+        let settings = looping.settings();
+        assert!(settings.has_log);
+        assert_eq!(settings.imports, vec!["common (imports itself)"]);
+
+        // Eight snippets, each importing the next ten times: 10^8 plugins if unfolded.
+        let mut text = String::new();
+        for level in 0..8 {
+            text.push_str(&format!("(s{level}) {{\n"));
+            for _ in 0..10 {
+                text.push_str(&format!("  import s{}\n", level + 1));
+            }
+            text.push_str("  errors\n}\n");
+        }
+        text.push_str("(s8) {\n  log\n}\n.:53 {\n  import s0\n}\n");
+        let settings = round_trip(&text).settings();
+        assert!(settings.has_log);
+        assert_eq!(
+            settings.imports,
+            vec!["… (imports nest too deep to follow)"]
         );
     }
 
