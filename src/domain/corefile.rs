@@ -288,6 +288,12 @@ impl Block {
     fn set(&mut self, name: &str, args: &[&str], parent_indent: &str) {
         if let Some(existing) = self.find_mut(name) {
             existing.set_args(args);
+            // Likewise the block's closing brace, when it touched the last line's old last
+            // argument (`lameduck "x"}` becomes `lameduck 5s }`, not the word `5s}`).
+            let last_has_block = self.directives.last().is_some_and(|d| d.block.is_some());
+            if !last_has_block && self.close.leading.is_empty() {
+                self.close.leading = " ".to_string();
+            }
             return;
         }
         let indent = self.child_indent(parent_indent);
@@ -1453,6 +1459,17 @@ mod tests {
             corefile.settings().imports,
             vec!["/etc/coredns/custom/*.override"]
         );
+    }
+
+    #[test]
+    fn a_closing_brace_that_touched_a_replaced_argument_keeps_apart_from_the_new_one() {
+        let mut corefile = round_trip(".:53 {\n  health {\n    lameduck \"x\"}\n}\n");
+        corefile
+            .set_lameduck(Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rendered = corefile.render();
+        assert!(rendered.contains("lameduck 5s }"), "{rendered}");
+        parse(&rendered).unwrap_or_else(|e| panic!("{e}: {rendered}"));
     }
 
     #[test]
