@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::audit::{self, AuditEntry};
 use super::fixes::{self, FixJob, FixOutcome};
 use super::snapshot::Session;
-use crate::domain::fix::session::{DryRun, Permission, PreparedFix};
+use crate::domain::fix::session::{DryRun, PreparedFix};
 use crate::domain::fix::{Confirmation, PlanContext, diff, export};
 use crate::domain::{Cockpit, Finding};
 
@@ -160,23 +160,8 @@ pub fn plan_text(prepared: &PreparedFix) -> String {
     for warning in &plan.warnings {
         out.push(format!("warning      {warning}"));
     }
-    out.push(format!(
-        "dry run      {}",
-        match &prepared.dry_run {
-            DryRun::Passed => "passed (dryRun=All)".to_string(),
-            DryRun::Failed(why) => format!("refused: {why}"),
-            DryRun::NotRun(why) => format!("not run: {why}"),
-        }
-    ));
-    out.push(format!(
-        "permission   {}",
-        match &prepared.permission {
-            Permission::Allowed => "allowed".to_string(),
-            Permission::Denied { needs, .. } => format!("denied: you would need to {needs}"),
-            Permission::NotChecked => "not checked (writes are off)".to_string(),
-            Permission::Unknown { why } => format!("unknown: {why}"),
-        }
-    ));
+    out.push(format!("dry run      {}", prepared.dry_run.describe()));
+    out.push(format!("permission   {}", prepared.permission.describe()));
     let before: Vec<String> = plan
         .verify
         .before

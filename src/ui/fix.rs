@@ -298,29 +298,22 @@ fn header_lines(plan: &FixPlan, theme: &Theme, width: usize) -> Vec<Line<'static
 type Window = (String, Vec<Line<'static>>, Vec<Line<'static>>, String);
 
 fn dry_run_text(dry_run: &DryRun, theme: &Theme) -> (String, Style) {
-    match dry_run {
-        DryRun::Passed => ("passed (dryRun=All)".to_string(), theme.ok),
-        DryRun::Failed(why) => (format!("refused: {why}"), theme.crit),
-        DryRun::NotRun(why) => (format!("not run: {why}"), theme.muted),
-    }
+    let style = match dry_run {
+        DryRun::Passed => theme.ok,
+        DryRun::Failed(_) => theme.crit,
+        DryRun::NotRun(_) => theme.muted,
+    };
+    (dry_run.describe(), style)
 }
 
 fn permission_text(permission: &Permission, theme: &Theme) -> (String, Style) {
-    match permission {
-        Permission::Allowed => ("allowed".to_string(), theme.ok),
-        Permission::Denied { needs, reason } => (
-            format!(
-                "denied: you would need to {needs}{}",
-                reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
-            ),
-            theme.crit,
-        ),
-        Permission::NotChecked => ("not checked (writes are off)".to_string(), theme.muted),
-        Permission::Unknown { why } => (format!("unknown: {why}"), theme.warn),
-    }
+    let style = match permission {
+        Permission::Allowed => theme.ok,
+        Permission::Denied { .. } => theme.crit,
+        Permission::NotChecked => theme.muted,
+        Permission::Unknown { .. } => theme.warn,
+    };
+    (permission.describe(), style)
 }
 
 /// "cache hit ratio reaches 80 % within 5m; now: cache hit ratio 15 %".

@@ -38,6 +38,36 @@ pub enum Permission {
     },
 }
 
+impl DryRun {
+    /// "passed (dryRun=All)", "refused: …", "not run: …".
+    pub fn describe(&self) -> String {
+        match self {
+            DryRun::Passed => "passed (dryRun=All)".to_string(),
+            DryRun::Failed(why) => format!("refused: {why}"),
+            DryRun::NotRun(why) => format!("not run: {why}"),
+        }
+    }
+}
+
+impl Permission {
+    /// "allowed", "denied: you would need to patch configmaps in namespace kube-system (…)",
+    /// as the fix window and `kockpit fix show` print it.
+    pub fn describe(&self) -> String {
+        match self {
+            Permission::Allowed => "allowed".to_string(),
+            Permission::Denied { needs, reason } => format!(
+                "denied: you would need to {needs}{}",
+                reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+            Permission::NotChecked => "not checked (writes are off)".to_string(),
+            Permission::Unknown { why } => format!("unknown: {why}"),
+        }
+    }
+}
+
 /// A plan ready to show: the plan, the dry run, the permission, whether writes are on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PreparedFix {
