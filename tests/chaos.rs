@@ -133,10 +133,11 @@ impl Watched {
         while !done(&self.state.cockpit, &self.screen) {
             match tokio::time::timeout_at(until, self.updates.recv()).await {
                 Ok(Some(first)) => {
-                    let _ = update(&mut self.state, Message::Backend(first));
+                    let mut batch = vec![first];
                     while let Ok(next) = self.updates.try_recv() {
-                        let _ = update(&mut self.state, Message::Backend(next));
+                        batch.push(next);
                     }
+                    let _ = update(&mut self.state, Message::Backends(batch));
                     self.draw();
                 }
                 Ok(None) => panic!("the live backend stopped while waiting for {what}"),

@@ -19,6 +19,9 @@ pub enum Message {
     /// The terminal changed size; the next frame is laid out anew.
     Resize,
     Backend(Update),
+    /// Everything the backend had queued when the loop looked: taken in one by one, then
+    /// analysed once.
+    Backends(Vec<Update>),
     /// An action not coming from a key (tests, the command line).
     Action(Action),
     /// Something for the footer from the runner (e.g. where a snapshot was written).

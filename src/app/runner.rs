@@ -175,15 +175,13 @@ async fn event_loop(
             },
             received = updates.recv(), if backend_open => match received {
                 Some(first) => {
-                    let mut effects = update(state, Message::Backend(first));
-                    // Apply everything already queued before drawing once.
-                    let mut applied = 1;
-                    while applied < MAX_UPDATES_PER_BATCH {
+                    // Take in everything already queued, analyse once, then draw.
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_UPDATES_PER_BATCH {
                         let Ok(next) = updates.try_recv() else { break };
-                        effects.extend(update(state, Message::Backend(next)));
-                        applied += 1;
+                        batch.push(next);
                     }
-                    effects
+                    update(state, Message::Backends(batch))
                 }
                 None => {
                     backend_open = false;

@@ -36,25 +36,8 @@ pub fn update(state: &mut State, message: Message) -> Vec<Effect> {
             state.dirty = true;
             Vec::new()
         }
-        Message::Backend(Update::Notice { text }) => {
-            state.notify(text);
-            Vec::new()
-        }
-        Message::Backend(update) => {
-            // The timeline keeps its own shared copy so the cursor can rebuild any instant.
-            let update = Arc::new(update);
-            state.timeline.push(update.clone());
-            if state.cockpit.apply(Update::clone(&update)) {
-                if state.cursor.is_some() {
-                    // The screen stays put; only the header's offset and markers move.
-                    timeline::after_update(state);
-                } else {
-                    clamp_selection(state);
-                    state.dirty = true;
-                }
-            }
-            fix_flow::verify(state)
-        }
+        Message::Backend(update) => take_in(state, vec![update]),
+        Message::Backends(updates) => take_in(state, updates),
         Message::Fix(outcome) => fix_flow::on_outcome(state, outcome),
         Message::Action(action) => apply(state, action),
         Message::Notice(text) => {
@@ -62,6 +45,34 @@ pub fn update(state: &mut State, message: Message) -> Vec<Effect> {
             Vec::new()
         }
     }
+}
+
+/// Takes in the backend's updates, then analyses once: on a large cluster one analysis of
+/// the node fleet costs tens of milliseconds, and a queue drained after a frame can hold
+/// several snapshots of it that only the newest needs.
+fn take_in(state: &mut State, updates: Vec<Update>) -> Vec<Effect> {
+    let mut changed = false;
+    for update in updates {
+        if let Update::Notice { text } = update {
+            state.notify(text);
+            continue;
+        }
+        // The timeline keeps its own shared copy so the cursor can rebuild any instant.
+        let update = Arc::new(update);
+        state.timeline.push(update.clone());
+        changed |= state.cockpit.take_in(Update::clone(&update));
+    }
+    state.cockpit.settle();
+    if changed {
+        if state.cursor.is_some() {
+            // The screen stays put; only the header's offset and markers move.
+            timeline::after_update(state);
+        } else {
+            clamp_selection(state);
+            state.dirty = true;
+        }
+    }
+    fix_flow::verify(state)
 }
 
 fn apply(state: &mut State, action: Action) -> Vec<Effect> {

@@ -1,7 +1,9 @@
 //! The cockpit's model of the cluster: the latest snapshot per pane, the history of the
-//! headline figures, the derived spend view, and the findings. `apply` is the only way in.
+//! headline figures, the derived spend view, and the findings. `apply` is the only way in;
+//! `take_in` and `settle` are the same split in two, so that a batch of updates is analysed
+//! once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +43,19 @@ pub enum Figure {
     IdleUsdPerHour,
 }
 
+/// An analysis an update made out of date, in the order `settle` runs them: DNS advice reads
+/// the node fleet, and nothing reads what comes after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Analysis {
+    Nodes,
+    Dns,
+    Gateways,
+    Flows,
+    /// Spend, and right-sizing, which is priced with spend's unit costs.
+    Spend,
+    Alerts,
+}
+
 /// How much history the cockpit keeps for each figure.
 pub const DEFAULT_RETENTION_MINUTES: i64 = 60;
 
@@ -65,6 +80,8 @@ pub struct Cockpit {
     /// What `kockpit doctor` would say, as the live backend checked at start.
     pub checks: Option<super::checks::Checks>,
     history: BTreeMap<Figure, Series>,
+    /// Each pane's findings from its own analysis, before alerts and oversized objects join.
+    analysed: BTreeMap<Pane, Vec<Finding>>,
     findings_by_pane: BTreeMap<Pane, Vec<Finding>>,
     findings: Vec<Finding>,
     retention: chrono::Duration,
@@ -76,6 +93,10 @@ pub struct Cockpit {
     alert_findings: Vec<Finding>,
     /// Objects the source left out for their size, by finding id.
     oversized: BTreeMap<String, OversizedObject>,
+    /// What `settle` has to recompute: analyses out of date, and panes whose list of
+    /// findings must be put together again.
+    stale: BTreeSet<Analysis>,
+    stale_panes: BTreeSet<Pane>,
 }
 
 /// Findings about objects too large to read start with this.
@@ -142,6 +163,7 @@ impl Cockpit {
             health: BTreeMap::new(),
             checks: None,
             history: BTreeMap::new(),
+            analysed: BTreeMap::new(),
             findings_by_pane: BTreeMap::new(),
             findings: Vec::new(),
             retention: chrono::Duration::minutes(DEFAULT_RETENTION_MINUTES),
@@ -149,6 +171,8 @@ impl Cockpit {
             alerts: None,
             alert_findings: Vec::new(),
             oversized: BTreeMap::new(),
+            stale: BTreeSet::new(),
+            stale_panes: BTreeSet::new(),
         }
     }
 
@@ -156,6 +180,16 @@ impl Cockpit {
     /// re-analyses the panes it affects. Returns false when the update changed nothing
     /// (a clock tick at the time already known), so nothing needs to be redrawn.
     pub fn apply(&mut self, update: Update) -> bool {
+        let changed = self.take_in(update);
+        self.settle();
+        changed
+    }
+
+    /// Stores one update and extends the history, and notes which analyses it made out of
+    /// date, without running them: findings and spend stay as they were until `settle`.
+    /// A large cluster's queue can hold several snapshots of its node fleet, each costing
+    /// tens of milliseconds to analyse; only the newest needs it.
+    pub fn take_in(&mut self, update: Update) -> bool {
         match update {
             Update::Cluster(info) => self.cluster = info,
             Update::Clock { at } => {
@@ -175,7 +209,7 @@ impl Cockpit {
                     self.record(Figure::DnsNxdomainRatio, at, metrics.nxdomain_ratio());
                 }
                 self.dns = Some(snapshot);
-                self.analyze_dns();
+                self.stale.insert(Analysis::Dns);
             }
             Update::Gateways(snapshot) => {
                 self.advance_clock(snapshot.at);
@@ -185,7 +219,7 @@ impl Cockpit {
                     self.record(Figure::Gateway5xxRatio, snapshot.at, errors / requests);
                 }
                 self.gateways = Some(snapshot);
-                self.analyze_gateways();
+                self.stale.insert(Analysis::Gateways);
             }
             Update::Flows(snapshot) => {
                 self.advance_clock(snapshot.at);
@@ -202,7 +236,7 @@ impl Cockpit {
                     self.record(Figure::CrossZoneBytesPerSec, snapshot.at, bytes);
                 }
                 self.flows = Some(snapshot);
-                self.analyze_flows();
+                self.stale.insert(Analysis::Flows);
             }
             Update::Nodes(snapshot) => {
                 self.advance_clock(snapshot.at);
@@ -214,15 +248,14 @@ impl Cockpit {
                     snapshot.pending_pods.len() as f64,
                 );
                 self.nodes = Some(snapshot);
-                self.analyze_nodes();
                 // DNS advice depends on cluster size; spend and waste on the node fleet.
-                self.analyze_dns();
-                self.recompute_spend();
+                self.stale
+                    .extend([Analysis::Nodes, Analysis::Dns, Analysis::Spend]);
             }
             Update::Workloads(snapshot) => {
                 self.advance_clock(snapshot.at);
                 self.workloads = Some(snapshot);
-                self.recompute_spend();
+                self.stale.insert(Analysis::Spend);
             }
             Update::Source(status) => {
                 self.sources.insert(status.pane, status);
@@ -235,7 +268,7 @@ impl Cockpit {
             Update::Alerts(snapshot) => {
                 self.advance_clock(snapshot.at);
                 self.alerts = Some(snapshot);
-                self.analyze_alerts();
+                self.stale.insert(Analysis::Alerts);
             }
             // Notices are for the user, not facts about the cluster: the app shows them.
             Update::Notice { .. } => return false,
@@ -248,11 +281,32 @@ impl Cockpit {
                 } else {
                     self.oversized.insert(id, oversized);
                 }
-                let analysed = self.analysed_findings(pane);
-                self.set_findings(pane, analysed);
+                self.stale_panes.insert(pane);
             }
         }
         true
+    }
+
+    /// Runs the analyses the updates taken in since the last call made out of date, each
+    /// once, then puts the findings together again.
+    pub fn settle(&mut self) {
+        for analysis in std::mem::take(&mut self.stale) {
+            match analysis {
+                Analysis::Nodes => self.analyze_nodes(),
+                Analysis::Dns => self.analyze_dns(),
+                Analysis::Gateways => self.analyze_gateways(),
+                Analysis::Flows => self.analyze_flows(),
+                Analysis::Spend => self.recompute_spend(),
+                Analysis::Alerts => self.analyze_alerts(),
+            }
+        }
+        if self.stale_panes.is_empty() {
+            return;
+        }
+        for pane in std::mem::take(&mut self.stale_panes) {
+            self.gather_findings(pane);
+        }
+        self.triage();
     }
 
     fn advance_clock(&mut self, at: Timestamp) {
@@ -377,7 +431,7 @@ impl Cockpit {
             Some(snapshot) => dns::analyze(snapshot, self.nodes.as_ref(), &self.config.thresholds),
             None => return,
         };
-        self.set_findings(Pane::Dns, found);
+        self.set_analysed(Pane::Dns, found);
     }
 
     fn analyze_gateways(&mut self) {
@@ -385,7 +439,7 @@ impl Cockpit {
             Some(snapshot) => gateways::analyze(snapshot, &self.config.thresholds),
             None => return,
         };
-        self.set_findings(Pane::Gateways, found);
+        self.set_analysed(Pane::Gateways, found);
     }
 
     fn analyze_flows(&mut self) {
@@ -395,7 +449,7 @@ impl Cockpit {
             }
             None => return,
         };
-        self.set_findings(Pane::Flows, found);
+        self.set_analysed(Pane::Flows, found);
     }
 
     fn analyze_nodes(&mut self) {
@@ -403,7 +457,7 @@ impl Cockpit {
             Some(snapshot) => nodes::analyze(snapshot, &self.config.thresholds),
             None => return,
         };
-        self.set_findings(Pane::Nodes, found);
+        self.set_analysed(Pane::Nodes, found);
     }
 
     /// Spend needs the node fleet; allocation and waste also need the workloads.
@@ -427,10 +481,10 @@ impl Cockpit {
             spend::analyze(&view, self.workloads.as_ref(), &self.config.thresholds);
         let costs = spend::unit_costs(&view);
         self.spend = Some(view);
-        self.set_findings(Pane::Spend, spend_findings);
+        self.set_analysed(Pane::Spend, spend_findings);
         if let Some(workloads) = &self.workloads {
             let found = rightsizing::analyze(workloads, &costs, &self.config.thresholds);
-            self.set_findings(Pane::Rightsizing, found);
+            self.set_analysed(Pane::Rightsizing, found);
         }
     }
 
@@ -451,24 +505,18 @@ impl Cockpit {
             Some(snapshot) => alerts::findings(snapshot, &self.alert_context()),
             None => Vec::new(),
         };
-        for pane in Pane::ALL {
-            let analysed = self.analysed_findings(pane);
-            self.set_findings(pane, analysed);
-        }
+        self.stale_panes.extend(Pane::ALL);
     }
 
-    /// The pane's findings from its own analysis, without those `set_findings` adds.
-    fn analysed_findings(&self, pane: Pane) -> Vec<Finding> {
-        self.pane_findings(pane)
-            .iter()
-            .filter(|f| {
-                !f.id.starts_with(alerts::FINDING_PREFIX) && !f.id.starts_with(OVERSIZED_PREFIX)
-            })
-            .cloned()
-            .collect()
+    fn set_analysed(&mut self, pane: Pane, found: Vec<Finding>) {
+        self.analysed.insert(pane, found);
+        self.stale_panes.insert(pane);
     }
 
-    fn set_findings(&mut self, pane: Pane, mut found: Vec<Finding>) {
+    /// A pane's findings: its own analysis, the alerts about its objects and the objects
+    /// left out of it for their size.
+    fn gather_findings(&mut self, pane: Pane) {
+        let mut found = self.analysed.get(&pane).cloned().unwrap_or_default();
         found.extend(
             self.alert_findings
                 .iter()
@@ -483,6 +531,10 @@ impl Cockpit {
         );
         sort_findings(&mut found);
         self.findings_by_pane.insert(pane, found);
+    }
+
+    /// The overview's list, from every pane's findings and whether each is growing.
+    fn triage(&mut self) {
         let mut all: Vec<Finding> = self.findings_by_pane.values().flatten().cloned().collect();
         if let Some(now) = self.now {
             for finding in all.iter_mut().filter(|f| f.impact.trend.is_none()) {
@@ -532,4 +584,107 @@ fn gateway_totals(snapshot: &GatewaySnapshot) -> (f64, f64) {
         }
     }
     (requests, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::prices::PriceTable;
+    use crate::domain::{dns, flows, gateways, nodes, spend};
+
+    fn cockpit() -> Cockpit {
+        Cockpit::new(AnalysisConfig {
+            thresholds: Thresholds::default(),
+            prices: PriceTable::builtin(),
+        })
+    }
+
+    /// Every kind of update that is analysed, and snapshots of the node fleet and the
+    /// workloads superseded later in the same batch, as a large cluster's queue holds them.
+    fn updates() -> Vec<Update> {
+        let mut slow_dns = dns::tests::healthy();
+        dns::tests::metrics(&mut slow_dns).p99_ms = 142.0;
+        let mut broken = gateways::tests::route();
+        broken.backends[0].ready_endpoints = 0;
+        let mut fewer_workloads = spend::tests::workloads();
+        fewer_workloads.workloads.truncate(1);
+        let mut later_fleet = nodes::tests::fleet_of(30);
+        later_fleet.at += chrono::Duration::minutes(1);
+        vec![
+            Update::Cluster(ClusterInfo {
+                name: "prod-eks".into(),
+                region: "us-east-1".into(),
+                source: "simulated".into(),
+                detail: String::new(),
+            }),
+            Update::Nodes(nodes::tests::calm()),
+            Update::Workloads(fewer_workloads),
+            Update::Dns(slow_dns),
+            Update::Gateways(gateways::tests::snapshot(vec![
+                gateways::tests::route(),
+                broken,
+            ])),
+            Update::Flows(flows::tests::calm()),
+            Update::Oversized(OversizedObject {
+                pane: Pane::Dns,
+                object: ObjectRef::namespaced("ConfigMap", "kube-system", "coredns"),
+                bytes: 4_000_000,
+                limit: 3 * 1024 * 1024,
+            }),
+            Update::Nodes(later_fleet),
+            Update::Workloads(spend::tests::workloads()),
+        ]
+    }
+
+    #[test]
+    fn a_batch_taken_in_then_settled_ends_as_if_each_update_were_applied() {
+        let mut one_by_one = cockpit();
+        for update in updates() {
+            one_by_one.apply(update);
+        }
+        let mut batched = cockpit();
+        for update in updates() {
+            batched.take_in(update);
+        }
+        assert!(
+            batched.findings().is_empty() && batched.spend.is_none(),
+            "nothing is analysed before settle"
+        );
+        batched.settle();
+
+        let raised: Vec<&str> = one_by_one
+            .pane_findings_all()
+            .map(|f| f.id.as_str())
+            .collect();
+        assert!(raised.len() >= 3, "the updates raise findings: {raised:?}");
+        assert_eq!(batched.findings(), one_by_one.findings());
+        for pane in Pane::ALL {
+            assert_eq!(batched.pane_findings(pane), one_by_one.pane_findings(pane));
+        }
+        assert_eq!(batched.spend, one_by_one.spend);
+        assert_eq!(
+            batched.series(Figure::NodeCount).map(|s| s.len()),
+            Some(2),
+            "every snapshot's headline figures are still recorded"
+        );
+    }
+
+    #[test]
+    fn an_oversized_object_joins_and_leaves_its_pane_at_settle() {
+        let mut cockpit = cockpit();
+        cockpit.apply(Update::Dns(dns::tests::healthy()));
+        let oversized = |bytes| {
+            Update::Oversized(OversizedObject {
+                pane: Pane::Dns,
+                object: ObjectRef::namespaced("ConfigMap", "kube-system", "coredns"),
+                bytes,
+                limit: 3 * 1024 * 1024,
+            })
+        };
+        let before = cockpit.pane_findings(Pane::Dns).len();
+        cockpit.apply(oversized(4_000_000));
+        assert_eq!(cockpit.pane_findings(Pane::Dns).len(), before + 1);
+        cockpit.apply(oversized(0));
+        assert_eq!(cockpit.pane_findings(Pane::Dns).len(), before);
+    }
 }
