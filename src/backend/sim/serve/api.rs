@@ -10,10 +10,11 @@ use serde_json::{Value, json};
 
 use super::discovery::ResourceDef;
 use super::patch::{Overlay, PatchKind};
-use super::router::{ApiRequest, Body, json_response};
+use super::router::{ApiRequest, Body, json_response, stored_response};
 use super::select::Selector;
 use super::status::ApiError;
 use super::store::{ObjKey, Origin, set_resource_version};
+use super::stored::Stored;
 use super::{Shared, watch};
 use crate::backend::sim::names::suffix;
 use crate::backend::sim::objects::{timestamp, uid_for};
@@ -205,14 +206,14 @@ fn get(
     if watch::wants_table(&request.accept) {
         let table = watch::table_at(
             &target.def,
-            &[entry.value.as_ref()],
+            &[&entry.value.value()],
             store.resource_version(),
             None,
             now,
         );
         return Ok(json_response(StatusCode::OK, &table));
     }
-    Ok(json_response(StatusCode::OK, &entry.value))
+    Ok(stored_response(StatusCode::OK, &entry.value))
 }
 
 /// Continue tokens: the last key returned, hex-encoded, after the list's resourceVersion.
@@ -261,30 +262,26 @@ fn list(
     let now = sim_now(shared);
     let store = locked(shared)?;
     let rv = store.resource_version();
-    let mut items: Vec<&Value> = Vec::new();
+    let mut items: Vec<&Stored> = Vec::new();
+    let mut last_key: Option<&ObjKey> = None;
     let mut next = None;
     for (key, entry) in store.range(target.resource, target.namespace.as_deref(), after) {
-        if !selector.matches(&entry.value) {
+        // Decoded only to be matched: most lists select nothing.
+        if !selector.is_empty() && !selector.matches(&entry.value.value()) {
             continue;
         }
         if items.len() == limit {
-            next = items
-                .last()
-                .and_then(|last| {
-                    let meta = last.get("metadata")?;
-                    Some(encode_continue(
-                        rv,
-                        meta.get("namespace").and_then(Value::as_str).unwrap_or(""),
-                        meta.get("name").and_then(Value::as_str).unwrap_or(""),
-                    ))
-                })
-                .or_else(|| Some(encode_continue(rv, &key.1, &key.2)));
+            let (_, namespace, name) = last_key.unwrap_or(key);
+            next = Some(encode_continue(rv, namespace, name));
             break;
         }
         items.push(&entry.value);
+        last_key = Some(key);
     }
     if watch::wants_table(&request.accept) {
-        let table = watch::table_at(&target.def, &items, rv, next, now);
+        let objects: Vec<Value> = items.iter().map(|item| item.value()).collect();
+        let objects: Vec<&Value> = objects.iter().collect();
+        let table = watch::table_at(&target.def, &objects, rv, next, now);
         return Ok(json_response(StatusCode::OK, &table));
     }
     let mut metadata = json!({"resourceVersion": rv.to_string()});
@@ -304,7 +301,7 @@ fn list(
         if index > 0 {
             body.push(b',');
         }
-        let _ = serde_json::to_writer(&mut body, item);
+        body.extend_from_slice(item.json());
     }
     body.extend_from_slice(b"]}");
     drop(store);
@@ -459,7 +456,7 @@ fn scale(
         let store = locked(shared)?;
         store
             .get(&key(target, name))
-            .map(|e| (*e.value).clone())
+            .map(|e| e.value.value())
             .ok_or_else(|| ApiError::not_found(&target.def.group, &target.def.plural, name))?
     };
     match request.method {
@@ -514,7 +511,7 @@ fn patch_object(
     let key = key(target, name);
     let mut store = locked(shared)?;
     let (before, stored_rv, origin) = match store.get(&key) {
-        Some(entry) => ((*entry.value).clone(), entry.rv, entry.origin),
+        Some(entry) => (entry.value.value(), entry.rv, entry.origin),
         None if kind == PatchKind::Apply => {
             // Server-side apply creates what does not exist yet.
             let mut object = json!({});
@@ -527,7 +524,7 @@ fn patch_object(
             drop(store);
             adopt(shared, &target.def, &key, &stored);
             shared.notify();
-            return Ok((StatusCode::CREATED, (*stored).clone()));
+            return Ok((StatusCode::CREATED, stored));
         }
         None => {
             return Err(ApiError::not_found(
@@ -598,7 +595,7 @@ fn patch_object(
         },
     );
     shared.notify();
-    Ok((StatusCode::OK, (*stored).clone()))
+    Ok((StatusCode::OK, stored))
 }
 
 /// Carries a client's write into the simulator's spec (see `writes`). Called with the store
@@ -653,11 +650,8 @@ fn delete(
             .pointer(&format!("/preconditions/{option}"))
             .and_then(Value::as_str)
             .filter(|w| !w.is_empty());
-        let actual = entry
-            .value
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let actual = entry.value.pointer(pointer);
+        let actual = actual.as_ref().and_then(Value::as_str).unwrap_or("");
         if let Some(wanted) = wanted
             && wanted != actual
         {
@@ -672,7 +666,7 @@ fn delete(
         }
     }
     if request.dry_run() {
-        return Ok(json_response(StatusCode::OK, &entry.value));
+        return Ok(stored_response(StatusCode::OK, &entry.value));
     }
     // A simulated object comes back at the next step, as a controller would recreate it,
     // unless the delete removes it from the simulator's spec (a ReferenceGrant, a VPA).

@@ -19,6 +19,7 @@ pub mod scale;
 pub mod select;
 pub mod status;
 pub mod store;
+pub mod stored;
 mod watch;
 
 use std::net::SocketAddr;

@@ -21,6 +21,7 @@ use super::Shared;
 use super::discovery::Registry;
 use super::faults::Fault;
 use super::status::ApiError;
+use super::stored::Stored;
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
@@ -60,6 +61,11 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
         "application/json",
         serde_json::to_vec(value).unwrap_or_default(),
     )
+}
+
+/// An object from the store, sent as it was encoded when written.
+pub fn stored_response(status: StatusCode, stored: &Stored) -> Response<Body> {
+    full(status, "application/json", stored.bytes())
 }
 
 pub fn error_response(error: &ApiError) -> Response<Body> {

@@ -170,7 +170,7 @@ fn restart_one(store: &mut Store) -> bool {
     let Some(entry) = store.get(&key) else {
         return false;
     };
-    let mut value = Value::clone(&entry.value);
+    let mut value = entry.value.value();
     let Some(count) = value.pointer_mut("/status/containerStatuses/0/restartCount") else {
         return false;
     };
@@ -218,7 +218,7 @@ fn probe_one(store: &mut Store, created: &str) {
     let key: ObjKey = (resource, PROBE_NAMESPACE.to_string(), PROBE_POD.to_string());
     let created = store
         .get(&key)
-        .and_then(|e| e.value.pointer("/metadata/creationTimestamp").cloned())
+        .and_then(|e| e.value.pointer("/metadata/creationTimestamp"))
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_else(|| created.to_string());
     store.put(key, probe_pod(sequence, &created), Origin::Foreign);
@@ -374,7 +374,7 @@ mod tests {
             store
                 .get(&(resource, "shop".into(), name.into()))
                 .and_then(|e| e.value.pointer("/status/containerStatuses/0/restartCount"))
-                .and_then(Value::as_u64)
+                .and_then(|count| count.as_u64())
         };
         assert_eq!((count("a"), count("b")), (Some(2), Some(1)));
         probe_one(&mut store, "2026-03-02T09:00:00Z");
@@ -382,7 +382,7 @@ mod tests {
         let key: ObjKey = (resource, PROBE_NAMESPACE.into(), PROBE_POD.into());
         let message = store
             .get(&key)
-            .and_then(|e| e.value.pointer("/status/conditions/0/message").cloned());
+            .and_then(|e| e.value.pointer("/status/conditions/0/message"));
         assert_eq!(message, Some(json!("probe 1")));
         assert_eq!(store.churn.probes.len(), 2);
         // The probe pod is never restarted.

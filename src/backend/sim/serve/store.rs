@@ -8,12 +8,12 @@
 //! simulator models (a ReferenceGrant, a VPA): that one is adopted and rendered from then on.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::discovery::Registry;
 use super::patch::Overlay;
+use super::stored::Stored;
 use crate::backend::sim::objects::ObjectSink;
 
 /// (resource index, namespace or "" for cluster-scoped, name)
@@ -28,7 +28,7 @@ pub enum Origin {
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// The object as served, with `metadata.resourceVersion` set.
-    pub value: Arc<Value>,
+    pub value: Stored,
     pub rv: u64,
     pub origin: Origin,
     pub fingerprint: Option<u64>,
@@ -62,7 +62,8 @@ pub struct Event {
     pub rv: u64,
     pub resource: usize,
     pub kind: EventType,
-    pub object: Arc<Value>,
+    /// The same bytes as the entry's: an event is encoded once, for every watcher.
+    pub object: Stored,
 }
 
 /// A watch asked for changes the store no longer remembers.
@@ -158,7 +159,7 @@ impl Store {
         self.compacted = self.rv;
     }
 
-    fn record(&mut self, resource: usize, kind: EventType, object: Arc<Value>) {
+    fn record(&mut self, resource: usize, kind: EventType, object: Stored) {
         self.events.push_back(Event {
             rv: self.rv,
             resource,
@@ -177,13 +178,19 @@ impl Store {
     }
 
     /// Stores a new version of an object (creating it if needed) and records the event.
-    pub fn put(&mut self, key: ObjKey, mut value: Value, origin: Origin) -> Arc<Value> {
+    /// Returns the object as stored, with its new resourceVersion.
+    pub fn put(&mut self, key: ObjKey, mut value: Value, origin: Origin) -> Value {
         self.rv += 1;
         set_resource_version(&mut value, self.rv);
-        let value = Arc::new(value);
+        self.put_encoded(key, Stored::encode(&value), origin);
+        value
+    }
+
+    /// `put` for an object already encoded with the next resourceVersion.
+    fn put_encoded(&mut self, key: ObjKey, stored: Stored, origin: Origin) {
         let kind = match self.objects.get_mut(&key) {
             Some(entry) => {
-                entry.value = value.clone();
+                entry.value = stored.clone();
                 entry.rv = self.rv;
                 EventType::Modified
             }
@@ -191,7 +198,7 @@ impl Store {
                 self.objects.insert(
                     key.clone(),
                     Entry {
-                        value: value.clone(),
+                        value: stored.clone(),
                         rv: self.rv,
                         origin,
                         fingerprint: None,
@@ -203,8 +210,7 @@ impl Store {
                 EventType::Added
             }
         };
-        self.record(key.0, kind, value.clone());
-        value
+        self.record(key.0, kind, stored);
     }
 
     /// Remembers a client change to a simulated object so later renders keep it.
@@ -228,7 +234,7 @@ impl Store {
         if let Some(entry) = self.objects.get_mut(key)
             && entry.origin == Origin::Foreign
         {
-            let mut fields = (*entry.value).clone();
+            let mut fields = entry.value.value();
             if let Some(object) = fields.as_object_mut() {
                 object.remove("status");
             }
@@ -251,13 +257,14 @@ impl Store {
             .unwrap_or(0)
     }
 
-    pub fn delete(&mut self, key: &ObjKey) -> Option<Arc<Value>> {
+    /// Removes an object and records the event; returns it as it was last, with the
+    /// resourceVersion of its deletion.
+    pub fn delete(&mut self, key: &ObjKey) -> Option<Value> {
         let entry = self.objects.remove(key)?;
         self.rv += 1;
-        let mut value = (*entry.value).clone();
+        let mut value = entry.value.value();
         set_resource_version(&mut value, self.rv);
-        let value = Arc::new(value);
-        self.record(key.0, EventType::Deleted, value.clone());
+        self.record(key.0, EventType::Deleted, Stored::encode(&value));
         Some(value)
     }
 
@@ -380,13 +387,17 @@ impl ObjectSink for SimSink<'_> {
         }
         bump_generation(&mut value, extra_generation);
         if let Some(entry) = self.store.objects.get_mut(&key) {
+            // Compared as stored: the same object encodes to the same bytes.
             set_resource_version(&mut value, entry.rv);
-            if *entry.value == value {
+            if entry.value == Stored::encode(&value) {
                 entry.fingerprint = fingerprint;
                 return;
             }
         }
-        self.store.put(key.clone(), value, Origin::Sim);
+        self.store.rv += 1;
+        set_resource_version(&mut value, self.store.rv);
+        self.store
+            .put_encoded(key.clone(), Stored::encode(&value), Origin::Sim);
         if let Some(entry) = self.store.objects.get_mut(&key) {
             entry.fingerprint = fingerprint;
             entry.seen = pass;

@@ -18,6 +18,7 @@ use super::router::{ApiRequest, Body};
 use super::select::Selector;
 use super::status::ApiError;
 use super::store::Event;
+use super::stored::Stored;
 use crate::domain::Timestamp;
 
 /// How often a watch looks at its timers (bookmarks, injected drops, timeout).
@@ -102,6 +103,18 @@ fn line(kind: &str, object: &Value) -> Bytes {
     Bytes::from(out)
 }
 
+/// A watch event around an object's stored JSON, without decoding it.
+fn stored_line(kind: &str, object: &Stored) -> Bytes {
+    let json = object.json();
+    let mut out = Vec::with_capacity(json.len() + kind.len() + 24);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    out.extend_from_slice(json);
+    out.extend_from_slice(b"}\n");
+    Bytes::from(out)
+}
+
 fn expired_line(requested: u64, oldest: u64) -> Bytes {
     let status =
         ApiError::expired(format!("too old resource version: {requested} ({oldest})")).status();
@@ -109,21 +122,30 @@ fn expired_line(requested: u64, oldest: u64) -> Bytes {
 }
 
 impl WatchSpec {
-    fn wants(&self, object: &Value) -> bool {
+    /// Whether an object of the watched resource is one this watch asked for. The object
+    /// is decoded only when the watch filters on its fields.
+    fn wants(&self, object: &Stored) -> bool {
+        if self.namespace.is_none() && self.selector.is_empty() {
+            return true;
+        }
+        let object = object.value();
         let namespace_ok = self.namespace.as_deref().is_none_or(|ns| {
             object
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)
                 == Some(ns)
         });
-        namespace_ok && self.selector.matches(object)
+        namespace_ok && self.selector.matches(&object)
     }
 
-    fn render(&self, kind: &str, object: &Value, rv: u64, now: Timestamp) -> Bytes {
+    fn render(&self, kind: &str, object: &Stored, rv: u64, now: Timestamp) -> Bytes {
         if self.table {
-            line(kind, &table_at(&self.def, &[object], rv, None, now))
+            line(
+                kind,
+                &table_at(&self.def, &[&object.value()], rv, None, now),
+            )
         } else {
-            line(kind, object)
+            stored_line(kind, object)
         }
     }
 }
@@ -169,7 +191,7 @@ async fn stream(shared: Arc<Shared>, spec: WatchSpec, sender: mpsc::Sender<Bytes
                 let Ok(store) = shared.store.lock() else {
                     return;
                 };
-                let objects: Vec<Arc<Value>> = store
+                let objects: Vec<Stored> = store
                     .range(spec.resource, spec.namespace.as_deref(), None)
                     .map(|(_, e)| e.value.clone())
                     .filter(|v| spec.wants(v))
