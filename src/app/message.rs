@@ -77,7 +77,7 @@ pub enum Action {
     Confirm,
     /// In the fix window: write the plan as a patch file and a kubectl command.
     ExportFix,
-    /// Undo the newest fix applied in this session (asks first).
+    /// Undo the newest fix applied in this session, or every fix of its batch (asks first).
     UndoFix,
     /// The fixes applied in this session and their verdicts.
     ShowFixes,
