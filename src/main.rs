@@ -194,7 +194,7 @@ enum Format {
 }
 
 /// Where the cluster's facts come from.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct SourceArgs {
     /// Started as `kubectl kockpit`: the cluster of the kubeconfig, as kubectl would use it.
     #[arg(skip)]
@@ -228,9 +228,10 @@ struct SourceArgs {
     /// Live mode: the kubeconfig file (default: KUBECONFIG, then ~/.kube/config).
     #[arg(long, global = true, value_name = "PATH")]
     kubeconfig: Option<std::path::PathBuf>,
-    /// Live mode: the kubeconfig context (default: its current context).
+    /// Live mode: the kubeconfig context (default: its current context). Repeated,
+    /// `kockpit snapshot` reads each cluster and compares them side by side.
     #[arg(long, global = true, value_name = "NAME")]
-    context: Option<String>,
+    context: Vec<String>,
     /// Live mode: watch only this namespace (default: all namespaces).
     #[arg(short = 'n', long, global = true, value_name = "NS")]
     namespace: Option<String>,
@@ -431,6 +432,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 None => Duration::ZERO,
             };
+            if cli.source.context.len() > 1 {
+                return fleet_snapshot(&cli.source, settings, format);
+            }
             // A snapshot reads one instant: the simulator's clock must not move meanwhile.
             let backend = source_backend(&cli.source, &settings, 0.0, start_offset)?;
             let runtime = tokio_runtime()?;
@@ -595,6 +599,66 @@ fn parse_flow_shape(text: &str) -> Result<kockpit::domain::scenario::FlowShape, 
     FlowShape::parse(text).ok_or_else(|| format!("expected one of {}", FlowShape::NAMES))
 }
 
+/// `kockpit snapshot` with several contexts: each cluster read at once through its own
+/// backend, within the same deadline, then printed side by side. A cluster that cannot be
+/// read still has its row, and its own report says why.
+fn fleet_snapshot(
+    source: &SourceArgs,
+    settings: config::Settings,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    use kockpit::domain::fleet::FleetReport;
+    anyhow::ensure!(
+        is_live(source),
+        "several --context values are read from a kubeconfig; --demo and --objects show one cluster"
+    );
+    let mut backends = Vec::new();
+    for context in &source.context {
+        let one = SourceArgs {
+            context: vec![context.clone()],
+            ..source.clone()
+        };
+        let backend = source_backend(&one, &settings, 0.0, Duration::ZERO)
+            .with_context(|| format!("context {context}"))?;
+        backends.push((context.clone(), backend));
+    }
+    let runtime = tokio_runtime()?;
+    let collected = runtime.block_on(futures::future::join_all(backends.into_iter().map(
+        |(context, backend)| {
+            let analysis = settings.analysis.clone();
+            async move {
+                let collected = snapshot::collect(backend, analysis, SNAPSHOT_DEADLINE).await;
+                (context, collected)
+            }
+        },
+    )));
+    let fleet = FleetReport::new(
+        collected
+            .iter()
+            .map(|(context, collected)| (context.as_str(), &collected.cockpit)),
+    );
+    match format {
+        Format::Json => println!("{}", fleet.to_json()),
+        Format::Md => println!("{}", fleet.to_markdown()),
+    }
+    let mut exit = ExitCode::SUCCESS;
+    for (context, collected) in &collected {
+        if let Some(cause) = collected.cockpit.nothing_read() {
+            eprintln!("kockpit: {context}: nothing could be read from the cluster: {cause}");
+            exit = ExitCode::from(EXIT_NOTHING_READ);
+        } else if !collected.complete {
+            eprintln!(
+                "kockpit: {context}: the source did not deliver its full state within {}s; its report is partial",
+                SNAPSHOT_DEADLINE.as_secs()
+            );
+            if exit == ExitCode::SUCCESS {
+                exit = ExitCode::from(EXIT_PARTIAL);
+            }
+        }
+    }
+    Ok(exit)
+}
+
 /// The scenario the simulator runs: the one named, else the calm baseline.
 fn scenario_name(source: &SourceArgs) -> &str {
     source.scenario.as_deref().unwrap_or("baseline")
@@ -635,9 +699,19 @@ fn live_options(
     source: &SourceArgs,
     exec_timeout: Option<Duration>,
 ) -> anyhow::Result<kockpit::backend::live::LiveOptions> {
+    let context = match source.context.as_slice() {
+        [] => None,
+        [one] => Some(one.clone()),
+        several => anyhow::bail!(
+            "--context is given {} times ({}): so far only `kockpit snapshot` reads several \
+             clusters; the cockpit and `kockpit fix` show one, so name one context",
+            several.len(),
+            several.join(", ")
+        ),
+    };
     Ok(kockpit::backend::live::LiveOptions {
         kubeconfig: source.kubeconfig.clone(),
-        context: source.context.clone(),
+        context,
         namespace: source.namespace.clone(),
         prometheus: match &source.prometheus {
             Some(url) => {
@@ -692,7 +766,7 @@ fn prometheus_window(text: &str) -> anyhow::Result<String> {
 fn is_live(source: &SourceArgs) -> bool {
     let kubeconfig_env = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
     let live = source.kubeconfig.is_some()
-        || source.context.is_some()
+        || !source.context.is_empty()
         || kubeconfig_env
         || source.kubectl_plugin;
     live && !source.demo && source.objects.is_none()
@@ -728,7 +802,7 @@ fn load_prices(
             let facts = runtime.block_on(pricing::cluster_facts(
                 &kockpit::backend::live::LiveOptions {
                     kubeconfig: source.kubeconfig.clone(),
-                    context: source.context.clone(),
+                    context: source.context.first().cloned(),
                     ..Default::default()
                 },
             ));

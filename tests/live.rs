@@ -210,6 +210,119 @@ async fn snapshot_through_kubeconfig_names_the_broken_route_as_the_demo_does() {
     server.stop().await;
 }
 
+/// One kubeconfig with a context for each server, named as given: two regions of a fleet.
+fn fleet_kubeconfig(clusters: &[(&str, &std::path::Path)]) -> PathBuf {
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .trim()
+            .to_string()
+    };
+    let (mut defined, mut users, mut contexts) = (String::new(), String::new(), String::new());
+    for (name, path) in clusters {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"));
+        let server = field(&text, "server:");
+        let token = field(&text, "token:");
+        defined += &format!("- name: {name}\n  cluster:\n    server: {server}\n");
+        users += &format!("- name: {name}\n  user:\n    token: {token}\n");
+        contexts += &format!("- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n");
+    }
+    let path = scratch("fleet").join("config");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n{defined}users:\n{users}contexts:\n{contexts}current-context: {}\n",
+        clusters[0].0
+    );
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_of_two_contexts_has_each_cluster_as_its_own_snapshot_shows_it() {
+    let (failing, failing_config) = serve("broken-route").await;
+    let (healthy, healthy_config) = serve("dns-storm").await;
+    let fleet = fleet_kubeconfig(&[
+        ("prod-euw1", failing_config.as_path()),
+        ("prod-euc1", healthy_config.as_path()),
+    ]);
+    let path = fleet.to_string_lossy().to_string();
+    let read = move |contexts: &[&str]| {
+        let mut args = vec![
+            "snapshot",
+            "--kubeconfig",
+            path.as_str(),
+            "--format",
+            "json",
+        ];
+        for context in contexts {
+            args.extend(["--context", context]);
+        }
+        snapshot_json(&args)
+    };
+    let (both, alone) = tokio::task::spawn_blocking(move || {
+        let both = read(&["prod-euw1", "prod-euc1"]);
+        let alone = [read(&["prod-euw1"]), read(&["prod-euc1"])];
+        (both, alone)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    let clusters = both["clusters"].as_array().cloned().unwrap_or_default();
+    assert_eq!(clusters.len(), 2, "{both}");
+    assert_eq!(clusters[0]["context"], "prod-euw1");
+    assert_eq!(clusters[1]["context"], "prod-euc1");
+    // Each cluster's figures are those of its own snapshot (the clocks stand still).
+    for (cluster, alone) in clusters.iter().zip(&alone) {
+        for section in [
+            "dns",
+            "gateways",
+            "flows",
+            "nodes",
+            "rightsizing",
+            "spend",
+            "findings",
+        ] {
+            assert_eq!(
+                cluster[section], alone[section],
+                "{section} of {}",
+                cluster["context"]
+            );
+        }
+    }
+    let (route, _) = refused_route(&clusters[0]);
+    assert_eq!(
+        route, "shop/search-suggest",
+        "the failing region's broken route"
+    );
+    let unresolved = |cluster: &Value| {
+        cluster["gateways"]["routes"]
+            .as_array()
+            .is_some_and(|routes| routes.iter().any(|r| r["resolved_refs"] == false))
+    };
+    assert!(
+        !unresolved(&clusters[1]),
+        "the other region's routes are fine: two clusters, not one read twice"
+    );
+    let comparison = both["comparison"].as_array().cloned().unwrap_or_default();
+    assert_eq!(comparison.len(), 2);
+    for (row, alone) in comparison.iter().zip(&alone) {
+        assert_eq!(row["nodes"], alone["nodes"]["count"]);
+        assert_eq!(row["pending_pods"], alone["nodes"]["pending_pods"]);
+        assert_eq!(
+            row["run_rate_usd_per_hour"],
+            alone["spend"]["run_rate_usd_per_hour"]
+        );
+        assert_eq!(
+            row["dns_p99_ms"],
+            Value::Null,
+            "no Prometheus here: DNS latency is missing, not zero"
+        );
+    }
+
+    failing.stop().await;
+    healthy.stop().await;
+}
+
 async fn client_for(kubeconfig: &std::path::Path) -> kube::Client {
     let config = kube::config::Kubeconfig::read_from(kubeconfig).unwrap_or_else(|e| panic!("{e}"));
     let config = kube::Config::from_custom_kubeconfig(config, &Default::default())

@@ -59,10 +59,12 @@ pub async fn open(
     let handle = backend.start(sender);
     let mut cockpit = Cockpit::new(analysis);
     let until = tokio::time::Instant::now() + deadline;
+    // Analysed once, at the end: during the sync of a large cluster the backend sends many
+    // partial snapshots of its node fleet, and only the last one matters here.
     let complete = loop {
         match tokio::time::timeout_at(until, updates.recv()).await {
             Ok(Some(update)) => {
-                cockpit.apply(update);
+                cockpit.take_in(update);
                 if cockpit.initial_sync_done {
                     break true;
                 }
@@ -70,6 +72,7 @@ pub async fn open(
             Ok(None) | Err(_) => break false,
         }
     };
+    cockpit.settle();
     Session {
         cockpit,
         complete,

@@ -11,6 +11,7 @@ pub mod exporters;
 pub mod file_error;
 pub mod finding;
 pub mod fix;
+pub mod fleet;
 pub mod flow_logs;
 pub mod flow_metrics;
 pub mod flows;

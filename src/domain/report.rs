@@ -753,19 +753,19 @@ impl Report {
 }
 
 /// Text from the cluster, made safe for a Markdown line and table cell.
-fn md(text: &str) -> String {
+pub(crate) fn md(text: &str) -> String {
     sanitize(text).replace('|', "\\|")
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::cockpit::AnalysisConfig;
     use crate::domain::model::{ClusterInfo, Update};
     use crate::domain::prices::PriceTable;
     use crate::domain::thresholds::Thresholds;
 
-    fn empty_cockpit() -> Cockpit {
+    pub(crate) fn empty_cockpit() -> Cockpit {
         let mut cockpit = Cockpit::new(AnalysisConfig {
             thresholds: Thresholds::default(),
             prices: PriceTable::builtin(),
@@ -779,7 +779,7 @@ mod tests {
         cockpit
     }
 
-    fn full_cockpit() -> Cockpit {
+    pub(crate) fn full_cockpit() -> Cockpit {
         let mut cockpit = empty_cockpit();
         let mut dns = crate::domain::dns::tests::healthy();
         crate::domain::dns::tests::metrics(&mut dns).p99_ms = 142.0;
