@@ -51,8 +51,9 @@ pub fn update(state: &mut State, message: Message) -> Vec<Effect> {
 /// the node fleet costs tens of milliseconds, and a queue drained after a frame can hold
 /// several snapshots of it that only the newest needs.
 fn take_in(state: &mut State, updates: Vec<Update>) -> Vec<Effect> {
+    let superseded = superseded(&updates);
     let mut changed = false;
-    for update in updates {
+    for (update, superseded) in updates.into_iter().zip(superseded) {
         if let Update::Notice { text } = update {
             state.notify(text);
             continue;
@@ -60,7 +61,12 @@ fn take_in(state: &mut State, updates: Vec<Update>) -> Vec<Effect> {
         // The timeline keeps its own shared copy so the cursor can rebuild any instant.
         let update = Arc::new(update);
         state.timeline.push(update.clone());
-        changed |= state.cockpit.take_in(Update::clone(&update));
+        if superseded {
+            state.cockpit.pass_over(&update);
+            changed = true;
+        } else {
+            changed |= state.cockpit.take_in(Update::clone(&update));
+        }
     }
     state.cockpit.settle();
     if changed {
@@ -73,6 +79,25 @@ fn take_in(state: &mut State, updates: Vec<Update>) -> Vec<Effect> {
         }
     }
     fix_flow::verify(state)
+}
+
+/// For each update, whether a later pane snapshot of the same batch replaces it whole: the
+/// cockpit needs only its figures, not a copy of it.
+fn superseded(updates: &[Update]) -> Vec<bool> {
+    let mut newest_seen = Vec::new();
+    let mut superseded = vec![false; updates.len()];
+    for (index, update) in updates.iter().enumerate().rev() {
+        if !update.is_pane_snapshot() {
+            continue;
+        }
+        let pane = std::mem::discriminant(update);
+        if newest_seen.contains(&pane) {
+            superseded[index] = true;
+        } else {
+            newest_seen.push(pane);
+        }
+    }
+    superseded
 }
 
 fn apply(state: &mut State, action: Action) -> Vec<Effect> {
@@ -260,6 +285,34 @@ mod tests {
 
     fn key(state: &mut State, code: KeyCode) -> Vec<Effect> {
         update(state, Message::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn a_batch_records_every_snapshot_and_keeps_the_newest() {
+        use crate::domain::cockpit::Figure;
+        let fleet = |count, minute| {
+            let mut snapshot = crate::domain::nodes::tests::fleet_of(count);
+            snapshot.at += chrono::Duration::minutes(minute);
+            Update::Nodes(snapshot)
+        };
+        let updates = vec![fleet(10, 0), fleet(20, 1), fleet(30, 2)];
+        let mut one_by_one = state();
+        for snapshot in updates.clone() {
+            update(&mut one_by_one, Message::Backend(snapshot));
+        }
+        let mut batched = state();
+        update(&mut batched, Message::Backends(updates));
+
+        let count = |state: &State| state.cockpit.nodes.as_ref().map(|n| n.nodes.len());
+        assert_eq!(count(&batched), Some(30), "the newest snapshot is kept");
+        assert_eq!(
+            batched.cockpit.series(Figure::NodeCount).map(|s| s.tail(3)),
+            Some(vec![10.0, 20.0, 30.0]),
+            "the replaced snapshots still leave their points"
+        );
+        assert_eq!(batched.cockpit.findings(), one_by_one.cockpit.findings());
+        assert_eq!(batched.timeline.newest(), one_by_one.timeline.newest());
+        assert!(batched.dirty);
     }
 
     #[test]

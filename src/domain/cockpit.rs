@@ -190,70 +190,35 @@ impl Cockpit {
     /// A large cluster's queue can hold several snapshots of its node fleet, each costing
     /// tens of milliseconds to analyse; only the newest needs it.
     pub fn take_in(&mut self, update: Update) -> bool {
+        if let Update::Clock { at } = update
+            && self.now.is_some_and(|now| at <= now)
+        {
+            return false;
+        }
+        self.note_figures(&update);
         match update {
             Update::Cluster(info) => self.cluster = info,
-            Update::Clock { at } => {
-                if self.now.is_some_and(|now| at <= now) {
-                    return false;
-                }
-                self.advance_clock(at);
-            }
+            // The clock moved on in `note_figures`.
+            Update::Clock { .. } => {}
             Update::Dns(snapshot) => {
-                self.advance_clock(snapshot.at);
-                if let Some(metrics) = &snapshot.metrics {
-                    let at = snapshot.at;
-                    self.record(Figure::DnsQps, at, metrics.qps);
-                    self.record(Figure::DnsP99Ms, at, metrics.p99_ms);
-                    self.record(Figure::DnsCacheHitRatio, at, metrics.cache_hit_ratio);
-                    self.record(Figure::DnsServfailRatio, at, metrics.servfail_ratio());
-                    self.record(Figure::DnsNxdomainRatio, at, metrics.nxdomain_ratio());
-                }
                 self.dns = Some(snapshot);
                 self.stale.insert(Analysis::Dns);
             }
             Update::Gateways(snapshot) => {
-                self.advance_clock(snapshot.at);
-                let (requests, errors) = gateway_totals(&snapshot);
-                self.record(Figure::GatewayRequestsPerSec, snapshot.at, requests);
-                if requests > 0.0 {
-                    self.record(Figure::Gateway5xxRatio, snapshot.at, errors / requests);
-                }
                 self.gateways = Some(snapshot);
                 self.stale.insert(Analysis::Gateways);
             }
             Update::Flows(snapshot) => {
-                self.advance_clock(snapshot.at);
-                // Sizes only from a source that counts bytes; no flows at all is no data,
-                // not 0 %.
-                if snapshot.has_flow_data() {
-                    self.record(
-                        Figure::CrossZoneRatio,
-                        snapshot.at,
-                        snapshot.cross_zone_ratio(),
-                    );
-                }
-                if let Some(bytes) = snapshot.cross_zone_bytes_per_sec() {
-                    self.record(Figure::CrossZoneBytesPerSec, snapshot.at, bytes);
-                }
                 self.flows = Some(snapshot);
                 self.stale.insert(Analysis::Flows);
             }
             Update::Nodes(snapshot) => {
-                self.advance_clock(snapshot.at);
-                self.record(Figure::NodeCount, snapshot.at, snapshot.nodes.len() as f64);
-                self.record(Figure::SpotShare, snapshot.at, snapshot.spot_share());
-                self.record(
-                    Figure::PendingPods,
-                    snapshot.at,
-                    snapshot.pending_pods.len() as f64,
-                );
                 self.nodes = Some(snapshot);
                 // DNS advice depends on cluster size; spend and waste on the node fleet.
                 self.stale
                     .extend([Analysis::Nodes, Analysis::Dns, Analysis::Spend]);
             }
             Update::Workloads(snapshot) => {
-                self.advance_clock(snapshot.at);
                 self.workloads = Some(snapshot);
                 self.stale.insert(Analysis::Spend);
             }
@@ -266,7 +231,6 @@ impl Cockpit {
             }
             Update::InitialSyncDone => self.initial_sync_done = true,
             Update::Alerts(snapshot) => {
-                self.advance_clock(snapshot.at);
                 self.alerts = Some(snapshot);
                 self.stale.insert(Analysis::Alerts);
             }
@@ -285,6 +249,68 @@ impl Cockpit {
             }
         }
         true
+    }
+
+    /// A pane snapshot that a later one of the same batch replaces: its clock and headline
+    /// figures go into the history, as with `take_in`, but the snapshot itself is not kept
+    /// (at 100 000 nodes a copy of one costs 10 ms).
+    pub fn pass_over(&mut self, update: &Update) {
+        self.note_figures(update);
+    }
+
+    /// What every update leaves even when a later one replaces it: the source's clock, and
+    /// the points of the headline figures' history.
+    fn note_figures(&mut self, update: &Update) {
+        match update {
+            Update::Clock { at } => self.advance_clock(*at),
+            Update::Dns(snapshot) => {
+                self.advance_clock(snapshot.at);
+                if let Some(metrics) = &snapshot.metrics {
+                    let at = snapshot.at;
+                    self.record(Figure::DnsQps, at, metrics.qps);
+                    self.record(Figure::DnsP99Ms, at, metrics.p99_ms);
+                    self.record(Figure::DnsCacheHitRatio, at, metrics.cache_hit_ratio);
+                    self.record(Figure::DnsServfailRatio, at, metrics.servfail_ratio());
+                    self.record(Figure::DnsNxdomainRatio, at, metrics.nxdomain_ratio());
+                }
+            }
+            Update::Gateways(snapshot) => {
+                self.advance_clock(snapshot.at);
+                let (requests, errors) = gateway_totals(snapshot);
+                self.record(Figure::GatewayRequestsPerSec, snapshot.at, requests);
+                if requests > 0.0 {
+                    self.record(Figure::Gateway5xxRatio, snapshot.at, errors / requests);
+                }
+            }
+            Update::Flows(snapshot) => {
+                self.advance_clock(snapshot.at);
+                // Sizes only from a source that counts bytes; no flows at all is no data,
+                // not 0 %.
+                if snapshot.has_flow_data() {
+                    self.record(
+                        Figure::CrossZoneRatio,
+                        snapshot.at,
+                        snapshot.cross_zone_ratio(),
+                    );
+                }
+                if let Some(bytes) = snapshot.cross_zone_bytes_per_sec() {
+                    self.record(Figure::CrossZoneBytesPerSec, snapshot.at, bytes);
+                }
+            }
+            Update::Nodes(snapshot) => {
+                self.advance_clock(snapshot.at);
+                self.record(Figure::NodeCount, snapshot.at, snapshot.nodes.len() as f64);
+                self.record(Figure::SpotShare, snapshot.at, snapshot.spot_share());
+                self.record(
+                    Figure::PendingPods,
+                    snapshot.at,
+                    snapshot.pending_pods.len() as f64,
+                );
+            }
+            Update::Workloads(snapshot) => self.advance_clock(snapshot.at),
+            Update::Alerts(snapshot) => self.advance_clock(snapshot.at),
+            _ => {}
+        }
     }
 
     /// Runs the analyses the updates taken in since the last call made out of date, each

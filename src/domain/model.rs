@@ -145,6 +145,20 @@ pub enum Update {
     Checks(super::checks::Checks),
 }
 
+impl Update {
+    /// A pane snapshot: a later one of the same pane replaces it whole.
+    pub fn is_pane_snapshot(&self) -> bool {
+        matches!(
+            self,
+            Update::Dns(_)
+                | Update::Gateways(_)
+                | Update::Flows(_)
+                | Update::Nodes(_)
+                | Update::Workloads(_)
+        )
+    }
+}
+
 /// An object the source left out because of its size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OversizedObject {

@@ -108,18 +108,6 @@ const THINNING: [(i64, i64); 6] = [
     (0, 600),
 ];
 
-/// A pane snapshot: what `supersede` and `thin` may drop, since a later one replaces it.
-fn is_snapshot(update: &Update) -> bool {
-    matches!(
-        update,
-        Update::Dns(_)
-            | Update::Gateways(_)
-            | Update::Flows(_)
-            | Update::Nodes(_)
-            | Update::Workloads(_)
-    )
-}
-
 /// Roughly what an update occupies in memory, to hold the retained hour to a budget.
 fn weight(update: &Update) -> usize {
     const ROW: usize = 256;
@@ -278,7 +266,7 @@ impl Timeline {
                     return true;
                 };
                 let kind = std::mem::discriminant(&*entry.update);
-                if !is_snapshot(&entry.update)
+                if !entry.update.is_pane_snapshot()
                     || at >= horizon
                     || newest_of.contains(&(kind, position))
                 {
@@ -313,7 +301,7 @@ impl Timeline {
     /// the retained updates outgrow a quarter of the budget: a large cluster under churn
     /// sends snapshots many times a second, and an hour of all of them would not fit.
     fn supersede(&mut self, update: &Update) {
-        let coalesced = is_snapshot(update) || matches!(update, Update::Clock { .. });
+        let coalesced = update.is_pane_snapshot() || matches!(update, Update::Clock { .. });
         let Some(second) = self.newest.map(|t| t.timestamp()).filter(|_| coalesced) else {
             return;
         };
