@@ -69,6 +69,9 @@ pub struct Cockpit {
     pub gateways: Option<GatewaySnapshot>,
     pub flows: Option<FlowSnapshot>,
     pub nodes: Option<NodeSnapshot>,
+    /// The node fleet's headline figures, made once per snapshot rather than every frame
+    /// (at 100 000 nodes the provisioning p95 alone sorts 100 000 samples).
+    pub node_summary: Option<nodes::NodeSummary>,
     pub workloads: Option<WorkloadSnapshot>,
     /// Derived from nodes, workloads and prices.
     pub spend: Option<SpendView>,
@@ -156,6 +159,7 @@ impl Cockpit {
             gateways: None,
             flows: None,
             nodes: None,
+            node_summary: None,
             workloads: None,
             spend: None,
             billing: None,
@@ -479,10 +483,12 @@ impl Cockpit {
     }
 
     fn analyze_nodes(&mut self) {
-        let found = match &self.nodes {
-            Some(snapshot) => nodes::analyze(snapshot, &self.config.thresholds),
-            None => return,
+        let Some(snapshot) = &self.nodes else {
+            return;
         };
+        let summary = nodes::summary(snapshot);
+        let found = nodes::analyze_summarized(snapshot, &summary, &self.config.thresholds);
+        self.node_summary = Some(summary);
         self.set_analysed(Pane::Nodes, found);
     }
 

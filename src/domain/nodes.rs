@@ -124,14 +124,22 @@ fn nodepool_ref(name: &str) -> ObjectRef {
 }
 
 pub fn analyze(nodes: &NodeSnapshot, t: &Thresholds) -> Vec<Finding> {
+    analyze_summarized(nodes, &summary(nodes), t)
+}
+
+/// `analyze` with the snapshot's summary already made (the cockpit keeps it for the panes).
+pub fn analyze_summarized(
+    nodes: &NodeSnapshot,
+    summary: &NodeSummary,
+    t: &Thresholds,
+) -> Vec<Finding> {
     let mut found = Vec::new();
-    let summary = summary(nodes);
     spot_interruptions(nodes, t, &mut found);
     pending_pods(nodes, t, &mut found);
-    provisioning(&summary, nodes, t, &mut found);
+    provisioning(summary, nodes, t, &mut found);
     saturated_pools(nodes, &mut found);
     consolidation_churn(nodes, t, &mut found);
-    spot_share(&summary, nodes, t, &mut found);
+    spot_share(summary, nodes, t, &mut found);
     blockers(nodes, &mut found);
     found
 }

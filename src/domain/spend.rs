@@ -60,6 +60,7 @@ pub struct SpendView {
     /// Share of nodes on spot capacity, 0..=1.
     pub spot_share: f64,
     pub unit_costs: UnitCosts,
+    /// Priciest first, nodes without a price last, then by name.
     pub by_node: Vec<NodeCost>,
     /// Most expensive first.
     pub by_namespace: Vec<NamespaceCost>,
@@ -253,6 +254,14 @@ pub fn compute(
     let control_plane = prices.control_plane_hourly(region);
     let run_rate = nodes_usd + control_plane;
     let allocated: f64 = by_workload.iter().map(|w| w.usd_per_hour).sum();
+    // Priciest first, unpriced last: the Spend pane shows the top rows of 100 000 nodes
+    // without ordering them again every frame.
+    by_node.sort_by(|a, b| {
+        b.usd_per_hour
+            .unwrap_or(-1.0)
+            .total_cmp(&a.usd_per_hour.unwrap_or(-1.0))
+            .then_with(|| a.name.cmp(&b.name))
+    });
     SpendView {
         at: nodes.at,
         region: region.to_string(),

@@ -35,8 +35,11 @@ struct Summary {
     disrupting: usize,
 }
 
-fn summarize(snapshot: &NodeSnapshot, pending_seconds: f64) -> Summary {
-    let summary = nodes::summary(snapshot);
+fn summarize(cockpit: &Cockpit, snapshot: &NodeSnapshot, pending_seconds: f64) -> Summary {
+    let summary = cockpit
+        .node_summary
+        .clone()
+        .unwrap_or_else(|| nodes::summary(snapshot));
     let mut reasons: Vec<(String, usize)> = summary
         .disruption_reasons
         .into_iter()
@@ -77,7 +80,7 @@ pub fn headline(cockpit: &Cockpit, theme: &Theme) -> Vec<Span<'static>> {
         return Vec::new();
     };
     let t = &cockpit.config.thresholds;
-    let s = summarize(snapshot, t.pending_pod_seconds);
+    let s = summarize(cockpit, snapshot, t.pending_pod_seconds);
     vec![
         Span::styled(s.nodes.to_string(), theme.text),
         Span::styled(" nodes", theme.muted),
@@ -108,7 +111,7 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput) {
     let cockpit = input.cockpit;
     let theme = input.theme;
     let t = &cockpit.config.thresholds;
-    let s = summarize(snapshot, t.pending_pod_seconds);
+    let s = summarize(cockpit, snapshot, t.pending_pod_seconds);
     let cells = vec![
         FigureCell::new("nodes", format::count(s.nodes), Level::Plain)
             .history(cockpit, Figure::NodeCount),

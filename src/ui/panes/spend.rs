@@ -16,7 +16,7 @@ use crate::ui::text::sanitize;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{
     ChartSpec, Column, FigureCell, Level, TableCell, chart_row, figure_grid, fit_spans,
-    titled_table, top_order,
+    titled_table,
 };
 
 fn idle_level(cockpit: &Cockpit, spend: &SpendView) -> Level {
@@ -340,15 +340,6 @@ fn workloads_table(
 /// Nodes by hourly price, priciest first; nodes without a price last.
 fn nodes_table(frame: &mut Frame, area: Rect, input: &RenderInput, spend: &SpendView, large: bool) {
     let theme = input.theme;
-    // Only the rows the window can show are put in order.
-    let needed = input.view.table_offset + area.height as usize;
-    let order = top_order(spend.by_node.len(), needed, |a, b| {
-        let (na, nb) = (&spend.by_node[*a], &spend.by_node[*b]);
-        nb.usd_per_hour
-            .unwrap_or(-1.0)
-            .total_cmp(&na.usd_per_hour.unwrap_or(-1.0))
-            .then(na.name.cmp(&nb.name))
-    });
     let mut columns = vec![
         Column::left("node", Constraint::Fill(2)),
         Column::left("type", Constraint::Length(11)),
@@ -367,10 +358,11 @@ fn nodes_table(frame: &mut Frame, area: Rect, input: &RenderInput, spend: &Spend
         theme,
         "By node, priciest first",
         &columns,
-        order.len(),
+        spend.by_node.len(),
         input.view.table_offset,
         |i| {
-            let node = &spend.by_node[order[i]];
+            // Already in order: the spend view sorts its nodes once when it is made.
+            let node = &spend.by_node[i];
             let idle_style = match node.usd_per_hour {
                 // A node mostly idle is what consolidation should have removed.
                 Some(price) if price > 0.0 && node.idle_usd_per_hour / price > 0.5 => theme.warn,
