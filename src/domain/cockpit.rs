@@ -216,7 +216,8 @@ impl Cockpit {
                 self.flows = Some(snapshot);
                 self.stale.insert(Analysis::Flows);
             }
-            Update::Nodes(snapshot) => {
+            Update::Nodes(mut snapshot) => {
+                nodes::sort_for_display(&mut snapshot.nodes);
                 self.nodes = Some(snapshot);
                 // DNS advice depends on cluster size; spend and waste on the node fleet.
                 self.stale

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::finding::{Finding, FixKind, Severity};
 use super::format::{cluster_object, go_duration, parse_go_duration, percent, seconds};
 use super::model::{
-    BlockerKind, Capacity, ChurnEvent, ChurnKind, NodePoolInfo, NodeSnapshot, ObjectRef, Pane,
+    BlockerKind, Capacity, ChurnEvent, ChurnKind, NodeInfo, NodePoolInfo, NodeSnapshot, ObjectRef,
+    Pane,
 };
 use super::rules::{above, band_text, below, crossed, finding};
 use super::thresholds::Thresholds;
@@ -96,6 +97,19 @@ fn last_hour(nodes: &NodeSnapshot) -> impl Iterator<Item = &ChurnEvent> {
         .churn
         .iter()
         .filter(move |e| e.at > horizon && e.at <= nodes.at)
+}
+
+/// Puts nodes in the order the Nodes pane lists them: not-ready and disrupting nodes first,
+/// then the newest, as what changed is what matters. Done once per snapshot, so a frame shows
+/// the rows in view without ordering 100 000 nodes.
+pub fn sort_for_display(nodes: &mut [NodeInfo]) {
+    nodes.sort_unstable_by(|a, b| {
+        let rank = |n: &NodeInfo| (n.ready, !n.disrupting);
+        rank(a)
+            .cmp(&rank(b))
+            .then(b.created.cmp(&a.created))
+            .then_with(|| a.name.cmp(&b.name))
+    });
 }
 
 /// Nearest-rank percentile: the smallest sample with at least `q` of the samples at or

@@ -569,25 +569,6 @@ pub fn titled_table(
     windowed_table(frame, inner, theme, columns, total, first, row);
 }
 
-/// The indices `0..len` with the first `needed` of them in `compare` order (the rest in no
-/// particular order). A table draws a window of rows from the top: sorting every row of a
-/// 5000-node table on every frame would cost more than drawing it. `compare` must be a
-/// total order for the window to match a full sort.
-pub fn top_order(
-    len: usize,
-    needed: usize,
-    compare: impl Fn(&usize, &usize) -> std::cmp::Ordering,
-) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..len).collect();
-    if needed < len {
-        order.select_nth_unstable_by(needed, &compare);
-        order[..needed].sort_by(&compare);
-    } else {
-        order.sort_by(&compare);
-    }
-    order
-}
-
 /// Rows a titled table wants: title, heading and its rows, capped.
 pub fn table_height(rows: usize, cap: u16) -> u16 {
     (rows.max(1) as u16).saturating_add(2).min(cap)

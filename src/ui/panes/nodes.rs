@@ -7,16 +7,14 @@ use ratatui::text::{Line, Span};
 
 use super::{findings, gap, split};
 use crate::domain::cockpit::Figure;
-use crate::domain::{
-    BlockerKind, Capacity, Cockpit, NodeInfo, NodePoolInfo, NodeSnapshot, Pane, nodes,
-};
+use crate::domain::{BlockerKind, Capacity, Cockpit, NodePoolInfo, NodeSnapshot, Pane, nodes};
 use crate::ui::RenderInput;
 use crate::ui::format;
 use crate::ui::text::sanitize;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{
     ChartSpec, Column, FigureCell, Level, TableCell, chart_row, figure_grid, fit_spans,
-    table_height, titled_table, top_order,
+    table_height, titled_table,
 };
 
 /// The figures of the last hour the pane and the overview show.
@@ -389,19 +387,6 @@ fn pools_table(
     );
 }
 
-/// Not-ready and disrupting nodes first, then the newest: what changed is what matters.
-/// Only the first `needed` (the rows a table window can show) are put in order.
-fn node_order(nodes: &[NodeInfo], needed: usize) -> Vec<usize> {
-    top_order(nodes.len(), needed, |a, b| {
-        let rank = |n: &NodeInfo| (n.ready, !n.disrupting);
-        let (na, nb) = (&nodes[*a], &nodes[*b]);
-        rank(na)
-            .cmp(&rank(nb))
-            .then(nb.created.cmp(&na.created))
-            .then(na.name.cmp(&nb.name))
-    })
-}
-
 fn short_zone(zone: &str) -> &str {
     zone.rsplit('-').next().unwrap_or(zone)
 }
@@ -415,10 +400,6 @@ fn nodes_table(
 ) {
     let theme = input.theme;
     let now = input.cockpit.now.unwrap_or(snapshot.at);
-    let order = node_order(
-        &snapshot.nodes,
-        input.view.table_offset + area.height as usize,
-    );
     let mut columns = vec![
         Column::left("node", Constraint::Fill(3)),
         Column::left("pool", Constraint::Fill(1)),
@@ -440,10 +421,11 @@ fn nodes_table(
         theme,
         "Nodes",
         &columns,
-        order.len(),
+        snapshot.nodes.len(),
         input.view.table_offset,
         |i| {
-            let node = &snapshot.nodes[order[i]];
+            // In display order already: the cockpit sorts each snapshot's nodes once.
+            let node = &snapshot.nodes[i];
             let cpu = if node.cpu_allocatable_m > 0.0 {
                 node.cpu_requested_m / node.cpu_allocatable_m
             } else {
