@@ -43,8 +43,8 @@ pub enum Figure {
     IdleUsdPerHour,
 }
 
-/// An analysis an update made out of date, in the order `settle` runs them: DNS advice reads
-/// the node fleet, and nothing reads what comes after it.
+/// An analysis an update made out of date. Each reads only the stored snapshots (DNS advice
+/// also the node fleet's size), so the order `settle` runs them in does not change the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Analysis {
     Nodes,
