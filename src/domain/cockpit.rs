@@ -281,10 +281,12 @@ impl Cockpit {
             }
             Update::Gateways(snapshot) => {
                 self.advance_clock(snapshot.at);
-                let (requests, errors) = gateway_totals(snapshot);
-                self.record(Figure::GatewayRequestsPerSec, snapshot.at, requests);
-                if requests > 0.0 {
-                    self.record(Figure::Gateway5xxRatio, snapshot.at, errors / requests);
+                // No rate from any gateway or route is no data, not 0 requests/s.
+                if let Some((requests, errors)) = gateway_totals(snapshot) {
+                    self.record(Figure::GatewayRequestsPerSec, snapshot.at, requests);
+                    if requests > 0.0 {
+                        self.record(Figure::Gateway5xxRatio, snapshot.at, errors / requests);
+                    }
                 }
             }
             Update::Flows(snapshot) => {
@@ -599,11 +601,15 @@ fn figure_behind(finding: &Finding) -> Option<(Figure, bool)> {
 }
 
 /// Requests per second and 5xx per second summed over gateways (routes when gateways lack it).
-fn gateway_totals(snapshot: &GatewaySnapshot) -> (f64, f64) {
+/// Requests/s and 5xx/s through the gateways (else the routes); `None` when no source gave
+/// a rate for any of them.
+fn gateway_totals(snapshot: &GatewaySnapshot) -> Option<(f64, f64)> {
+    let mut measured = false;
     let mut requests = 0.0;
     let mut errors = 0.0;
     for gateway in &snapshot.gateways {
         if let Some(rps) = gateway.requests_per_sec {
+            measured = true;
             requests += rps;
             errors += rps * gateway.error_5xx_ratio.unwrap_or(0.0);
         }
@@ -611,12 +617,13 @@ fn gateway_totals(snapshot: &GatewaySnapshot) -> (f64, f64) {
     if requests == 0.0 {
         for route in &snapshot.routes {
             if let Some(rps) = route.requests_per_sec {
+                measured = true;
                 requests += rps;
                 errors += rps * route.error_5xx_ratio.unwrap_or(0.0);
             }
         }
     }
-    (requests, errors)
+    measured.then_some((requests, errors))
 }
 
 #[cfg(test)]
