@@ -2,6 +2,8 @@
 //! watchers into the same panes the demo shows, changes arrive, and every fault the server
 //! can inject shows in the panes and clears. Every wait polls with a deadline.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -210,41 +212,17 @@ async fn snapshot_through_kubeconfig_names_the_broken_route_as_the_demo_does() {
     server.stop().await;
 }
 
-/// One kubeconfig with a context for each server, named as given: two regions of a fleet.
-fn fleet_kubeconfig(clusters: &[(&str, &std::path::Path)]) -> PathBuf {
-    let field = |text: &str, name: &str| {
-        text.lines()
-            .find_map(|line| line.trim().strip_prefix(name))
-            .unwrap_or_else(|| panic!("no {name} in {text}"))
-            .trim()
-            .to_string()
-    };
-    let (mut defined, mut users, mut contexts) = (String::new(), String::new(), String::new());
-    for (name, path) in clusters {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"));
-        let server = field(&text, "server:");
-        let token = field(&text, "token:");
-        defined += &format!("- name: {name}\n  cluster:\n    server: {server}\n");
-        users += &format!("- name: {name}\n  user:\n    token: {token}\n");
-        contexts += &format!("- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n");
-    }
-    let path = scratch("fleet").join("config");
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n{defined}users:\n{users}contexts:\n{contexts}current-context: {}\n",
-        clusters[0].0
-    );
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-    path
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_of_two_contexts_has_each_cluster_as_its_own_snapshot_shows_it() {
     let (failing, failing_config) = serve("broken-route").await;
     let (healthy, healthy_config) = serve("dns-storm").await;
-    let fleet = fleet_kubeconfig(&[
-        ("prod-euw1", failing_config.as_path()),
-        ("prod-euc1", healthy_config.as_path()),
-    ]);
+    let fleet = support::servers::fleet_kubeconfig(
+        &scratch("fleet"),
+        &[
+            ("prod-euw1", failing_config.as_path()),
+            ("prod-euc1", healthy_config.as_path()),
+        ],
+    );
     let path = fleet.to_string_lossy().to_string();
     let read = move |contexts: &[&str]| {
         let mut args = vec![

@@ -161,3 +161,32 @@ pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
     );
     stdout
 }
+
+/// One kubeconfig in `dir` with a context for each server, named as given (each cluster and
+/// user after its context): two regions of a fleet. Each server's own kubeconfig gives its
+/// address and token.
+pub fn fleet_kubeconfig(dir: &Path, clusters: &[(&str, &Path)]) -> PathBuf {
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .trim()
+            .to_string()
+    };
+    let (mut defined, mut users, mut contexts) = (String::new(), String::new(), String::new());
+    for (name, path) in clusters {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"));
+        let server = field(&text, "server:");
+        let token = field(&text, "token:");
+        defined += &format!("- name: {name}\n  cluster:\n    server: {server}\n");
+        users += &format!("- name: {name}\n  user:\n    token: {token}\n");
+        contexts += &format!("- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n");
+    }
+    let path = dir.join("fleet-kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n{defined}users:\n{users}contexts:\n{contexts}current-context: {}\n",
+        clusters[0].0
+    );
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
