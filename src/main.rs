@@ -228,18 +228,23 @@ struct SourceArgs {
     /// Live mode: the kubeconfig file (default: KUBECONFIG, then ~/.kube/config).
     #[arg(long, global = true, value_name = "PATH")]
     kubeconfig: Option<std::path::PathBuf>,
-    /// Live mode: the kubeconfig context (default: its current context). Repeated,
-    /// `kockpit snapshot` reads each cluster and compares them side by side.
+    /// Live mode: the kubeconfig context (default: its current context). Repeated, kockpit
+    /// watches each cluster and shows them side by side on the fleet screen (`kockpit
+    /// snapshot` reports each).
     #[arg(long, global = true, value_name = "NAME")]
     context: Vec<String>,
+    /// Live mode: watch every context of the kubeconfig, side by side.
+    #[arg(long, global = true, conflicts_with = "context")]
+    all_contexts: bool,
     /// Live mode: watch only this namespace (default: all namespaces).
     #[arg(short = 'n', long, global = true, value_name = "NS")]
     namespace: Option<String>,
     /// Live mode: Prometheus base URL for QPS, latency, flows and usage percentiles. Credentials
     /// come from the environment: KOCKPIT_PROMETHEUS_TOKEN (bearer), or
-    /// KOCKPIT_PROMETHEUS_USERNAME and KOCKPIT_PROMETHEUS_PASSWORD (basic auth).
-    #[arg(long, global = true, value_name = "URL")]
-    prometheus: Option<String>,
+    /// KOCKPIT_PROMETHEUS_USERNAME and KOCKPIT_PROMETHEUS_PASSWORD (basic auth). With several
+    /// clusters, `--prometheus CONTEXT=URL` (repeated) gives each its own.
+    #[arg(long, global = true, value_name = "[CONTEXT=]URL")]
+    prometheus: Vec<String>,
     /// Live mode: sign Prometheus queries with SigV4 (Amazon Managed Service for Prometheus,
     /// service `aps`) using the default AWS credential chain. The region is --region, else the
     /// workspace URL's, else the AWS configuration's.
@@ -432,7 +437,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 None => Duration::ZERO,
             };
-            if cli.source.context.len() > 1 {
+            if cli.source.context.len() > 1 || cli.source.all_contexts {
                 return fleet_snapshot(&cli.source, settings, format);
             }
             // A snapshot reads one instant: the simulator's clock must not move meanwhile.
@@ -522,7 +527,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            let backend = source_backend(&cli.source, &settings, cli.source.speed, Duration::ZERO)?;
+            let clusters = cockpit_clusters(&cli.source, &settings, cli.source.speed)?;
             let options = RunOptions {
                 record: recorder(&cli.source)?,
                 replay: false,
@@ -530,9 +535,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 audit_log: None,
             };
             let runtime = tokio_runtime()?;
-            runtime.block_on(runner::run_with(
+            runtime.block_on(runner::run_fleet(
                 settings,
-                backend,
+                clusters,
                 cli.source.speed,
                 options,
             ))?;
@@ -612,10 +617,13 @@ fn fleet_snapshot(
         is_live(source),
         "several --context values are read from a kubeconfig; --demo and --objects show one cluster"
     );
+    let contexts = contexts(source)?;
+    check_prometheus_contexts(source, &contexts)?;
     let mut backends = Vec::new();
-    for context in &source.context {
+    for context in &contexts {
         let one = SourceArgs {
             context: vec![context.clone()],
+            all_contexts: false,
             ..source.clone()
         };
         let backend = source_backend(&one, &settings, 0.0, Duration::ZERO)
@@ -657,6 +665,132 @@ fn fleet_snapshot(
         }
     }
     Ok(exit)
+}
+
+/// The clusters the cockpit watches: one per context (`--context` repeated, or every context
+/// of the kubeconfig with `--all-contexts`), one per scenario with `--demo --scenario A,B`,
+/// else the one source. Each is named by its context (or scenario); a single cluster by
+/// nothing.
+fn cockpit_clusters(
+    source: &SourceArgs,
+    settings: &config::Settings,
+    speed: f64,
+) -> anyhow::Result<Vec<(String, Box<dyn Backend>)>> {
+    let contexts = contexts(source)?;
+    check_prometheus_contexts(source, &contexts)?;
+    if contexts.len() > 1 {
+        anyhow::ensure!(
+            !source.demo && source.objects.is_none(),
+            "several contexts are clusters of a kubeconfig; for several simulated clusters use \
+             --demo --scenario A,B"
+        );
+        return contexts
+            .iter()
+            .map(|context| {
+                let one = SourceArgs {
+                    context: vec![context.clone()],
+                    all_contexts: false,
+                    ..source.clone()
+                };
+                let backend = source_backend(&one, settings, speed, Duration::ZERO)
+                    .with_context(|| format!("context {context}"))?;
+                Ok((context.clone(), backend))
+            })
+            .collect();
+    }
+    if let Some(names) = source
+        .scenario
+        .as_deref()
+        .filter(|names| names.contains(','))
+        && source.objects.is_none()
+        && !is_live(source)
+    {
+        let mut clusters = Vec::new();
+        for name in names.split(',').map(str::trim) {
+            let scenario = scenarios::load(name).with_context(|| format!("--scenario {names}"))?;
+            let backend =
+                SimBackend::new(scenario, source.seed, speed, Duration::ZERO).with_context(name);
+            clusters.push((name.to_string(), Box::new(backend) as Box<dyn Backend>));
+        }
+        return Ok(clusters);
+    }
+    let one = SourceArgs {
+        context: contexts,
+        all_contexts: false,
+        ..source.clone()
+    };
+    Ok(vec![(
+        String::new(),
+        source_backend(&one, settings, speed, Duration::ZERO)?,
+    )])
+}
+
+/// The contexts named with `--context`, or every context of the kubeconfig with
+/// `--all-contexts`.
+fn contexts(source: &SourceArgs) -> anyhow::Result<Vec<String>> {
+    if !source.all_contexts {
+        return Ok(source.context.clone());
+    }
+    let kubeconfig = match &source.kubeconfig {
+        Some(path) => kube::config::Kubeconfig::read_from(path),
+        None => kube::config::Kubeconfig::read(),
+    }
+    .map_err(|error| anyhow::anyhow!("--all-contexts: cannot read the kubeconfig: {error}"))?;
+    let names: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
+    anyhow::ensure!(
+        !names.is_empty(),
+        "--all-contexts: the kubeconfig has no contexts"
+    );
+    Ok(names)
+}
+
+/// `--prometheus URL` serves every cluster; `--prometheus CONTEXT=URL` serves the cluster of
+/// that context and wins over a shared URL.
+fn prometheus_url(source: &SourceArgs, context: Option<&str>) -> anyhow::Result<Option<String>> {
+    let mut shared = None;
+    let mut own = None;
+    for value in &source.prometheus {
+        match context_url(value) {
+            Some((named, url)) => {
+                if Some(named) == context {
+                    own = Some(url.to_string());
+                }
+            }
+            None => {
+                anyhow::ensure!(
+                    shared.is_none(),
+                    "--prometheus is given twice without a context: write CONTEXT=URL for each \
+                     cluster"
+                );
+                shared = Some(value.clone());
+            }
+        }
+    }
+    Ok(own.or(shared))
+}
+
+/// Every `--prometheus CONTEXT=URL` must name a cluster that is watched: a typo would
+/// otherwise leave that cluster without metrics and say nothing.
+fn check_prometheus_contexts(source: &SourceArgs, contexts: &[String]) -> anyhow::Result<()> {
+    for (named, _) in source.prometheus.iter().filter_map(|v| context_url(v)) {
+        anyhow::ensure!(
+            contexts.iter().any(|context| context == named),
+            "--prometheus {named}=…: {named} is not a context kockpit watches ({})",
+            if contexts.is_empty() {
+                "name it with --context".to_string()
+            } else {
+                contexts.join(", ")
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `CONTEXT=URL`, split where the URL's scheme starts: contexts such as EKS ARNs hold `:`
+/// and `/`, and a URL's query may hold `=`.
+fn context_url(value: &str) -> Option<(&str, &str)> {
+    let at = value.find("=http://").or_else(|| value.find("=https://"))?;
+    (at > 0).then(|| (&value[..at], &value[at + 1..]))
 }
 
 /// The scenario the simulator runs: the one named, else the calm baseline.
@@ -703,8 +837,8 @@ fn live_options(
         [] => None,
         [one] => Some(one.clone()),
         several => anyhow::bail!(
-            "--context is given {} times ({}): so far only `kockpit snapshot` reads several \
-             clusters; the cockpit and `kockpit fix` show one, so name one context",
+            "--context is given {} times ({}): `kockpit fix` and `kockpit doctor` work on one \
+             cluster, so name one context",
             several.len(),
             several.join(", ")
         ),
@@ -713,10 +847,10 @@ fn live_options(
         kubeconfig: source.kubeconfig.clone(),
         context,
         namespace: source.namespace.clone(),
-        prometheus: match &source.prometheus {
+        prometheus: match prometheus_url(source, source.context.first().map(String::as_str))? {
             Some(url) => {
                 let mut options = kockpit::backend::live::prometheus::PrometheusOptions::new(
-                    url,
+                    &url,
                     prometheus_auth(source)?,
                 );
                 options.schedule.rate_window = prometheus_window(&source.prometheus_window)?;
@@ -767,6 +901,7 @@ fn is_live(source: &SourceArgs) -> bool {
     let kubeconfig_env = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
     let live = source.kubeconfig.is_some()
         || !source.context.is_empty()
+        || source.all_contexts
         || kubeconfig_env
         || source.kubectl_plugin;
     live && !source.demo && source.objects.is_none()

@@ -1,12 +1,15 @@
-//! Render snapshots: every screen at 80×24 and 160×48, and the help and detail overlays,
+//! Render snapshots: every screen at 80×24 and 160×48 (the fleet screen of two clusters
+//! too), and the help and detail overlays,
 //! drawn from the simulator on fixed seeds. The .snap files are what a user sees; review
 //! them by eye when they change (`INSTA_UPDATE=always cargo test --test render`).
 
 use std::time::Duration;
 
+use kockpit::app::fleet;
 use kockpit::app::keymap::Keymap;
-use kockpit::app::state::State;
-use kockpit::app::update::footer_hints;
+use kockpit::app::message::{Action, Message};
+use kockpit::app::state::{ClusterId, State};
+use kockpit::app::update::{footer_hints, update};
 use kockpit::backend::sim;
 use kockpit::domain::cockpit::AnalysisConfig;
 use kockpit::domain::model::{SourceHealth, SourceState, SourceStatus, Update};
@@ -24,7 +27,7 @@ const START_OFFSET: Duration = Duration::from_secs(600);
 /// The scenario that makes each screen worth looking at.
 fn scenario_for(screen: Screen) -> &'static str {
     match screen {
-        Screen::Overview | Screen::Pane(Pane::Dns) => "dns-storm",
+        Screen::Fleet | Screen::Overview | Screen::Pane(Pane::Dns) => "dns-storm",
         Screen::Pane(Pane::Gateways) => "broken-route",
         Screen::Pane(Pane::Flows) => "cross-zone",
         Screen::Pane(Pane::Nodes) => "spot-interruption",
@@ -53,8 +56,12 @@ fn draw(cockpit: Cockpit, view: View, width: u16, height: u16) -> Terminal<TestB
     let mut state = State::new(AnalysisConfig::default(), Keymap::default(), 1.0);
     state.cockpit = cockpit;
     state.view = view;
+    draw_state(&state, width, height)
+}
+
+fn draw_state(state: &State, width: u16, height: u16) -> Terminal<TestBackend> {
     let keys = state.keymap.hints();
-    let footer = footer_hints(&state);
+    let footer = footer_hints(state);
     let theme = Theme::default();
     let mut terminal =
         Terminal::new(TestBackend::new(width, height)).unwrap_or_else(|never| match never {});
@@ -65,6 +72,7 @@ fn draw(cockpit: Cockpit, view: View, width: u16, height: u16) -> Terminal<TestB
         keys: &keys,
         footer: &footer,
         notices: &state.notices,
+        fleet: fleet::render_input(state),
     };
     if let Err(err) = terminal.draw(|frame| render(frame, &input)) {
         panic!("draw: {err}");
@@ -106,6 +114,48 @@ screen_snapshots! {
     nodes: Screen::Pane(Pane::Nodes),
     rightsizing: Screen::Pane(Pane::Rightsizing),
     spend: Screen::Pane(Pane::Spend),
+}
+
+/// Two clusters during a regional failover, each fed its own scenario the way the runner
+/// feeds them: `prod-euw1` with a broken route, `prod-euc1` in a DNS storm.
+fn fleet() -> State {
+    let config = AnalysisConfig {
+        thresholds: Default::default(),
+        prices: PriceTable::builtin(),
+    };
+    let mut state = State::new(config.clone(), Keymap::default(), 1.0);
+    fleet::start(
+        &mut state,
+        vec!["prod-euw1".to_string(), "prod-euc1".to_string()],
+        &config,
+    );
+    for (index, scenario) in ["broken-route", "dns-storm"].into_iter().enumerate() {
+        let scenario = sim::scenarios::load(scenario).unwrap_or_else(|e| panic!("{e}"));
+        let (_, updates) = sim::initial_updates(&scenario, SEED, START_OFFSET);
+        update(
+            &mut state,
+            Message::ClusterUpdates(ClusterId(index), updates),
+        );
+    }
+    state
+}
+
+#[test]
+fn fleet_screen() {
+    let state = fleet();
+    insta::assert_snapshot!("fleet_80x24", draw_state(&state, 80, 24).backend());
+    insta::assert_snapshot!("fleet_160x48", draw_state(&state, 160, 48).backend());
+}
+
+#[test]
+fn a_cluster_of_the_fleet_in_view_is_named_in_the_header() {
+    let mut state = fleet();
+    update(&mut state, Message::Action(Action::SelectNext));
+    update(&mut state, Message::Action(Action::OpenDetail));
+    insta::assert_snapshot!(
+        "fleet_second_cluster_overview_80x24",
+        draw_state(&state, 80, 24).backend()
+    );
 }
 
 #[test]

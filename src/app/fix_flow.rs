@@ -52,11 +52,14 @@ pub fn start(state: &mut State) -> Vec<Effect> {
                 finding.object
             ),
         });
-        return vec![Effect::Fix(FixJob::Prepare {
-            finding: Box::new(finding),
-            context: Box::new(context),
-            writes_allowed: state.allow_writes,
-        })];
+        return vec![Effect::Fix(
+            state.fleet.current(),
+            FixJob::Prepare {
+                finding: Box::new(finding),
+                context: Box::new(context),
+                writes_allowed: state.allow_writes,
+            },
+        )];
     }
     state.view.fixes.panel = Some(FixPanel::Preparing {
         what: format!(
@@ -70,10 +73,13 @@ pub fn start(state: &mut State) -> Vec<Effect> {
         let context = PlanContext::from_cockpit(&state.cockpit, &other);
         items.push((other, context));
     }
-    vec![Effect::Fix(FixJob::PrepareBatch {
-        items,
-        writes_allowed: state.allow_writes,
-    })]
+    vec![Effect::Fix(
+        state.fleet.current(),
+        FixJob::PrepareBatch {
+            items,
+            writes_allowed: state.allow_writes,
+        },
+    )]
 }
 
 /// `y` in the fix window: apply a low-risk plan, start typing the name for the others, or
@@ -133,7 +139,7 @@ pub fn confirm(state: &mut State) -> Vec<Effect> {
                 },
                 Err(items) => FixJob::UndoBatch { items },
             };
-            vec![Effect::Fix(job)]
+            vec![Effect::Fix(state.fleet.current(), job)]
         }
         _ => Vec::new(),
     }
@@ -212,16 +218,22 @@ fn send_apply(state: &mut State) -> Vec<Effect> {
     });
     if !panel.batch.is_batch() {
         let item = items.remove(0);
-        return vec![Effect::Fix(FixJob::Apply {
-            prepared: Box::new(item.prepared),
-            finding: Box::new(item.finding),
-            context: Box::new(item.context),
-        })];
+        return vec![Effect::Fix(
+            state.fleet.current(),
+            FixJob::Apply {
+                prepared: Box::new(item.prepared),
+                finding: Box::new(item.finding),
+                context: Box::new(item.context),
+            },
+        )];
     }
-    vec![Effect::Fix(FixJob::ApplyBatch {
-        batch: panel.batch.lead.plan.id.clone(),
-        items,
-    })]
+    vec![Effect::Fix(
+        state.fleet.current(),
+        FixJob::ApplyBatch {
+            batch: panel.batch.lead.plan.id.clone(),
+            items,
+        },
+    )]
 }
 
 /// `x` in the fix window: each plan as a patch file and a kubectl command.
@@ -715,7 +727,7 @@ mod tests {
         };
         assert_eq!(panel.indexes, [1, 2]);
         let effects = confirm(&mut state);
-        let [Effect::Fix(FixJob::UndoBatch { items })] = effects.as_slice() else {
+        let [Effect::Fix(_, FixJob::UndoBatch { items })] = effects.as_slice() else {
             panic!("not a batch undo: {effects:?}");
         };
         let order: Vec<&str> = items.iter().map(|i| i.resource_version.as_str()).collect();
@@ -757,7 +769,7 @@ mod tests {
         // The one that failed can be tried again on its own.
         let effects = confirm(&mut state);
         assert!(
-            matches!(effects.as_slice(), [Effect::Fix(FixJob::Undo { .. })]),
+            matches!(effects.as_slice(), [Effect::Fix(_, FixJob::Undo { .. })]),
             "{effects:?}"
         );
     }

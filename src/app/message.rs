@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::audit::AuditEntry;
 use super::export::ExportRequest;
 use super::fixes::{FixJob, FixOutcome};
+use super::state::ClusterId;
 use crate::backend::Command;
 use crate::domain::Update;
 use crate::domain::fix::FixPlan;
@@ -18,16 +19,19 @@ pub enum Message {
     Key(KeyEvent),
     /// The terminal changed size; the next frame is laid out anew.
     Resize,
+    /// One update from the only (or first) cluster.
     Backend(Update),
-    /// Everything the backend had queued when the loop looked: taken in one by one, then
-    /// analysed once.
+    /// Everything the only (or first) cluster's backend had queued when the loop looked:
+    /// taken in one by one, then analysed once.
     Backends(Vec<Update>),
+    /// The same, from one cluster of a fleet.
+    ClusterUpdates(ClusterId, Vec<Update>),
     /// An action not coming from a key (tests, the command line).
     Action(Action),
     /// Something for the footer from the runner (e.g. where a snapshot was written).
     Notice(String),
-    /// A fix job ended.
-    Fix(FixOutcome),
+    /// A fix job ended on the cluster it was sent to.
+    Fix(ClusterId, FixOutcome),
 }
 
 /// What the user asked for. Key maps bind keys to these by their snake_case names.
@@ -83,6 +87,11 @@ pub enum Action {
     ShowFixes,
     /// Every source's health: last answer, latency, last error.
     ShowSources,
+    /// The fleet screen: every cluster side by side.
+    Fleet,
+    /// The next / previous cluster of the fleet.
+    NextCluster,
+    PrevCluster,
     /// Explicitly unbinds a key in a user key map.
     None,
 }
@@ -128,6 +137,9 @@ impl Action {
         "undo_fix",
         "show_fixes",
         "show_sources",
+        "fleet",
+        "next_cluster",
+        "prev_cluster",
         "none",
     ];
 }
@@ -140,8 +152,9 @@ pub enum Effect {
     Backend(Command),
     /// Write a snapshot's files and copy its summary to the clipboard.
     Export(Box<ExportRequest>),
-    /// Run a fix job against the cluster; its outcome comes back as `Message::Fix`.
-    Fix(FixJob),
+    /// Run a fix job against the cluster whose finding it came from, through that cluster's
+    /// backend and no other; its outcome comes back as `Message::Fix`.
+    Fix(ClusterId, FixJob),
     /// Append a line to the audit log.
     Audit(Box<AuditEntry>),
     /// Write a plan as a patch file and a kubectl command.

@@ -8,6 +8,7 @@ pub mod export;
 pub mod fix_cli;
 pub mod fix_flow;
 pub mod fixes;
+pub mod fleet;
 pub mod keymap;
 pub mod logging;
 pub mod message;

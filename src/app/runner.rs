@@ -18,12 +18,15 @@ use super::audit;
 use super::config::Settings;
 use super::export::{self, ExportRequest};
 use super::fixes::{self, FixOutcome};
+use super::fleet;
 use super::message::{Effect, Message};
 use super::record::Recorder;
-use super::state::State;
+use super::state::{ClusterId, State};
 use super::timeline;
 use super::update::{footer_hints, update};
+use crate::backend::writer::ClusterWriter;
 use crate::backend::{Backend, BackendHandle};
+use crate::domain::Update;
 use crate::domain::fix::{FixPlan, export as fix_export};
 use crate::ui::terminal::{self, RestoreOnDrop, Tui};
 use crate::ui::{self, RenderInput};
@@ -54,15 +57,36 @@ pub async fn run(settings: Settings, backend: Box<dyn Backend>, speed: f64) -> a
     run_with(settings, backend, speed, RunOptions::default()).await
 }
 
+/// One cluster, from one backend.
 pub async fn run_with(
     settings: Settings,
     backend: Box<dyn Backend>,
     speed: f64,
     options: RunOptions,
 ) -> anyhow::Result<()> {
-    let mut state = State::new(settings.analysis, settings.keymap, speed);
+    run_fleet(settings, vec![(String::new(), backend)], speed, options).await
+}
+
+/// Several clusters, each from its own backend and named by its context, side by side on the
+/// fleet screen. A recording is made of a single cluster only.
+pub async fn run_fleet(
+    settings: Settings,
+    clusters: Vec<(String, Box<dyn Backend>)>,
+    speed: f64,
+    options: RunOptions,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        options.record.is_none() || clusters.len() == 1,
+        "--record records one cluster: name one context"
+    );
+    let mut state = State::new(settings.analysis.clone(), settings.keymap, speed);
     state.replay = options.replay;
     state.allow_writes = options.allow_writes;
+    let contexts: Vec<String> = clusters
+        .iter()
+        .map(|(context, _)| context.clone())
+        .collect();
+    fleet::start(&mut state, contexts.clone(), &settings.analysis);
     let audit_log = options.audit_log.clone().or_else(audit::default_path);
     for notice in settings.notices {
         tracing::warn!("{notice}");
@@ -71,24 +95,36 @@ pub async fn run_with(
     let theme = settings.theme;
     let key_hints = state.keymap.hints();
 
-    let (sender, updates) = mpsc::channel(UPDATE_QUEUE);
-    let mut backend = backend.start(sender);
-    if let Some(writer) = &backend.writer {
-        state.identity = writer.identity.clone();
-    }
-    let (mut updates, recording) = match options.record {
-        Some(recorder) => {
-            let (updates, recording) = recorder.tee(updates);
-            (updates, Some(recording))
+    let mut backends = Vec::new();
+    let mut receivers = Vec::new();
+    for (index, (_, backend)) in clusters.into_iter().enumerate() {
+        let (sender, updates) = mpsc::channel(UPDATE_QUEUE);
+        let backend = backend.start(sender);
+        if let Some(writer) = &backend.writer {
+            let identity = writer.identity.clone();
+            fleet::in_background(&mut state, ClusterId(index), |state| {
+                state.identity = identity
+            });
         }
-        None => (updates, None),
+        backends.push(backend);
+        receivers.push(updates);
+    }
+    let (receivers, recording) = match options.record {
+        Some(recorder) => {
+            let only = receivers.pop().expect("one cluster is recorded");
+            let (updates, recording) = recorder.tee(only);
+            (vec![updates], Some(recording))
+        }
+        None => (receivers, None),
     };
+    let mut inbox = Inbox::new(receivers);
 
     let mut tui = terminal::enter().context("cannot set up the terminal")?;
     let _restore = RestoreOnDrop;
     let (fix_sender, fix_outcomes) = mpsc::unbounded_channel();
     let mut effects = EffectRunner {
-        backend: &backend,
+        backends: &backends,
+        contexts: &contexts,
         recording: recording.as_ref(),
         audit_log,
         fix_sender,
@@ -98,25 +134,30 @@ pub async fn run_with(
         &mut state,
         &theme,
         &key_hints,
-        &mut updates,
+        &mut inbox,
         fix_outcomes,
         &mut effects,
     )
     .await;
     drop(effects);
-    backend.shutdown();
+    for backend in &backends {
+        backend.shutdown();
+    }
     drop(tui);
     terminal::restore().context("cannot restore the terminal")?;
     // A backend stuck in a request (a credential plugin, a hung API server) must not hold
-    // the exit: it gets a moment to stop, then it is stopped.
-    if tokio::time::timeout(BACKEND_GRACE, &mut backend.task)
-        .await
-        .is_err()
-    {
-        backend.task.abort();
+    // the exit: each gets a moment to stop, then it is stopped.
+    let deadline = tokio::time::Instant::now() + BACKEND_GRACE;
+    for backend in &mut backends {
+        if tokio::time::timeout_at(deadline, &mut backend.task)
+            .await
+            .is_err()
+        {
+            backend.task.abort();
+        }
     }
     // The app reads no more: the recorder records what is still on its way, then closes.
-    drop(updates);
+    drop(inbox);
     if let Some(recording) = recording {
         let path = recording.path().to_path_buf();
         match recording.finish().await {
@@ -132,13 +173,74 @@ pub async fn run_with(
     result
 }
 
+/// The updates of every cluster's backend, read in turn so that a busy cluster cannot keep
+/// a quiet one's updates waiting.
+struct Inbox {
+    /// By cluster; `None` once that cluster's backend has stopped.
+    receivers: Vec<Option<mpsc::Receiver<Update>>>,
+    /// The cluster to look at first next time.
+    next: usize,
+}
+
+/// What the inbox had: a cluster's queued updates, or the news that its backend stopped.
+enum Delivery {
+    Updates(ClusterId, Vec<Update>),
+    Stopped(ClusterId),
+}
+
+impl Inbox {
+    fn new(receivers: Vec<mpsc::Receiver<Update>>) -> Self {
+        Inbox {
+            receivers: receivers.into_iter().map(Some).collect(),
+            next: 0,
+        }
+    }
+
+    fn open(&self) -> bool {
+        self.receivers.iter().any(Option::is_some)
+    }
+
+    /// Waits for a cluster with updates, then takes everything it already has queued.
+    async fn recv(&mut self) -> Delivery {
+        std::future::poll_fn(|cx| self.poll(cx)).await
+    }
+
+    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Delivery> {
+        use std::task::Poll;
+        let count = self.receivers.len();
+        for step in 0..count {
+            let index = (self.next + step) % count;
+            let Some(receiver) = self.receivers[index].as_mut() else {
+                continue;
+            };
+            match receiver.poll_recv(cx) {
+                Poll::Ready(Some(first)) => {
+                    self.next = (index + 1) % count;
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_UPDATES_PER_BATCH {
+                        let Ok(next) = receiver.try_recv() else { break };
+                        batch.push(next);
+                    }
+                    return Poll::Ready(Delivery::Updates(ClusterId(index), batch));
+                }
+                Poll::Ready(None) => {
+                    self.receivers[index] = None;
+                    return Poll::Ready(Delivery::Stopped(ClusterId(index)));
+                }
+                Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    }
+}
+
 async fn event_loop(
     tui: &mut Tui,
     state: &mut State,
     theme: &ui::theme::Theme,
     key_hints: &[ui::KeyHint],
-    updates: &mut mpsc::Receiver<crate::domain::Update>,
-    mut fix_outcomes: mpsc::UnboundedReceiver<FixOutcome>,
+    inbox: &mut Inbox,
+    mut fix_outcomes: mpsc::UnboundedReceiver<(ClusterId, FixOutcome)>,
     runner: &mut EffectRunner<'_>,
 ) -> anyhow::Result<()> {
     let frame_interval = Duration::from_secs(1) / MAX_FRAMES_PER_SECOND;
@@ -146,7 +248,6 @@ async fn event_loop(
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let mut last_frame: Option<Instant> = None;
-    let mut backend_open = true;
 
     loop {
         if state.dirty {
@@ -173,23 +274,23 @@ async fn event_loop(
                 Some(Err(error)) => return Err(error).context("cannot read the terminal"),
                 None => return Ok(()),
             },
-            received = updates.recv(), if backend_open => match received {
-                Some(first) => {
-                    // Take in everything already queued, analyse once, then draw.
-                    let mut batch = vec![first];
-                    while batch.len() < MAX_UPDATES_PER_BATCH {
-                        let Ok(next) = updates.try_recv() else { break };
-                        batch.push(next);
-                    }
-                    update(state, Message::Backends(batch))
+            delivery = inbox.recv(), if inbox.open() => match delivery {
+                // Take in everything already queued, analyse once, then draw.
+                Delivery::Updates(cluster, batch) => {
+                    update(state, Message::ClusterUpdates(cluster, batch))
                 }
-                None => {
-                    backend_open = false;
-                    state.notify("the data source stopped; showing the last data received");
+                Delivery::Stopped(cluster) => {
+                    let context = state.fleet.context(cluster);
+                    let who = if context.is_empty() {
+                        "the data source".to_string()
+                    } else {
+                        format!("{context}: the data source")
+                    };
+                    state.notify(format!("{who} stopped; showing the last data received"));
                     Vec::new()
                 }
             },
-            Some(outcome) = fix_outcomes.recv() => update(state, Message::Fix(outcome)),
+            Some((cluster, outcome)) = fix_outcomes.recv() => update(state, Message::Fix(cluster, outcome)),
             _ = tokio::time::sleep_until(next_frame.unwrap_or_else(Instant::now)), if next_frame.is_some() => Vec::new(),
             _ = terminate.recv() => return Ok(()),
             _ = hangup.recv() => return Ok(()),
@@ -236,10 +337,12 @@ impl Step {
 
 /// Carries out effects: backend commands, exports, fix jobs, audit lines, recordings.
 struct EffectRunner<'a> {
-    backend: &'a BackendHandle,
+    /// By cluster, in the order of `contexts`.
+    backends: &'a [BackendHandle],
+    contexts: &'a [String],
     recording: Option<&'a crate::app::record::Recording>,
     audit_log: Option<std::path::PathBuf>,
-    fix_sender: mpsc::UnboundedSender<FixOutcome>,
+    fix_sender: mpsc::UnboundedSender<(ClusterId, FixOutcome)>,
 }
 
 impl EffectRunner<'_> {
@@ -247,20 +350,24 @@ impl EffectRunner<'_> {
         match effect {
             Effect::Quit => Step::Quit,
             Effect::Backend(command) => {
-                // A backend that already ended has nothing to pause or speed up.
-                let _ = self.backend.commands.send(command);
+                // The clock and speed keys act on every cluster; a backend that already
+                // ended has nothing to pause or speed up.
+                for backend in self.backends {
+                    let _ = backend.commands.send(command.clone());
+                }
                 Step::Done
             }
             Effect::Export(request) => Step::notice(export_snapshot(tui, &request)),
-            Effect::Fix(job) => {
-                let Some(writer) = self.backend.writer.clone() else {
-                    return Step::notice("this source cannot be changed: fixes are not available");
+            Effect::Fix(cluster, job) => {
+                let writer = match self.writer_for(cluster) {
+                    Ok(writer) => writer.clone(),
+                    Err(refusal) => return Step::notice(refusal),
                 };
                 let sender = self.fix_sender.clone();
                 let audit_log = self.audit_log.clone();
                 tokio::spawn(async move {
                     let outcome = fixes::run(&writer, job, audit_log.as_deref()).await;
-                    let _ = sender.send(outcome);
+                    let _ = sender.send((cluster, outcome));
                 });
                 Step::Done
             }
@@ -284,6 +391,25 @@ impl EffectRunner<'_> {
                 Step::Done
             }
         }
+    }
+}
+
+impl EffectRunner<'_> {
+    /// The writer of the cluster a fix came from, and no other: with several clusters, the
+    /// writer's own context must be the one the cluster was started with.
+    fn writer_for(&self, cluster: ClusterId) -> Result<&ClusterWriter, String> {
+        let Some(writer) = self.backends.get(cluster.0).and_then(|b| b.writer.as_ref()) else {
+            return Err("this source cannot be changed: fixes are not available".to_string());
+        };
+        let expected = self.contexts.get(cluster.0).map_or("", String::as_str);
+        if !expected.is_empty() && writer.identity.context != expected {
+            return Err(format!(
+                "the fix was not sent: it is for context {expected}, but that cluster's \
+                 connection writes as context {}",
+                writer.identity.context
+            ));
+        }
+        Ok(writer)
     }
 }
 
@@ -362,6 +488,7 @@ fn draw(
                 keys: key_hints,
                 footer: &footer,
                 notices: &state.notices,
+                fleet: fleet::render_input(state),
             },
         )
     })

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use super::export;
 use super::fix_flow;
+use super::fleet;
 use super::keymap::Scope;
 use super::message::{Action, Effect, Message};
-use super::state::State;
+use super::state::{ClusterId, State};
 use super::timeline::{self, LONG_STEP};
 use crate::backend::Command;
 use crate::domain::{Finding, Pane, Update};
@@ -36,9 +37,12 @@ pub fn update(state: &mut State, message: Message) -> Vec<Effect> {
             state.dirty = true;
             Vec::new()
         }
-        Message::Backend(update) => take_in(state, vec![update]),
-        Message::Backends(updates) => take_in(state, updates),
-        Message::Fix(outcome) => fix_flow::on_outcome(state, outcome),
+        Message::Backend(update) => take_in(state, ClusterId::FIRST, vec![update]),
+        Message::Backends(updates) => take_in(state, ClusterId::FIRST, updates),
+        Message::ClusterUpdates(cluster, updates) => take_in(state, cluster, updates),
+        Message::Fix(cluster, outcome) => {
+            fleet::in_background(state, cluster, |state| fix_flow::on_outcome(state, outcome))
+        }
         Message::Action(action) => apply(state, action),
         Message::Notice(text) => {
             state.notify(text);
@@ -47,10 +51,36 @@ pub fn update(state: &mut State, message: Message) -> Vec<Effect> {
     }
 }
 
-/// Takes in the backend's updates, then analyses once: on a large cluster one analysis of
+/// Takes in a cluster's updates, then analyses once: on a large cluster one analysis of
 /// the node fleet costs tens of milliseconds, and a queue drained after a frame can hold
-/// several snapshots of it that only the newest needs.
-fn take_in(state: &mut State, updates: Vec<Update>) -> Vec<Effect> {
+/// several snapshots of it that only the newest needs. A cluster out of view changes only
+/// its own model (and the fleet screen, when that is in front).
+fn take_in(state: &mut State, cluster: ClusterId, updates: Vec<Update>) -> Vec<Effect> {
+    if cluster != state.fleet.current() {
+        let (changed, effects) = fleet::in_background(state, cluster, |state| {
+            let changed = take_in_model(state, updates);
+            (changed, fix_flow::verify(state))
+        });
+        if changed && state.view.screen == Screen::Fleet {
+            state.dirty = true;
+        }
+        return effects;
+    }
+    if take_in_model(state, updates) {
+        if state.cursor.is_some() {
+            // The screen stays put; only the header's offset and markers move.
+            timeline::after_update(state);
+        } else {
+            clamp_selection(state);
+            state.dirty = true;
+        }
+    }
+    fix_flow::verify(state)
+}
+
+/// Stores the updates in the current cluster's model and timeline, then settles its
+/// analyses. Whether anything the screen shows changed.
+fn take_in_model(state: &mut State, updates: Vec<Update>) -> bool {
     let superseded = superseded(&updates);
     let mut changed = false;
     for (update, superseded) in updates.into_iter().zip(superseded) {
@@ -69,16 +99,7 @@ fn take_in(state: &mut State, updates: Vec<Update>) -> Vec<Effect> {
         }
     }
     state.cockpit.settle();
-    if changed {
-        if state.cursor.is_some() {
-            // The screen stays put; only the header's offset and markers move.
-            timeline::after_update(state);
-        } else {
-            clamp_selection(state);
-            state.dirty = true;
-        }
-    }
-    fix_flow::verify(state)
+    changed
 }
 
 /// For each update, whether a later pane snapshot of the same batch replaces it whole: the
@@ -110,8 +131,8 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
             view.help_offset = 0;
         }
         Action::Close => view.overlay = None,
-        Action::NextScreen => switch_screen(state, step_screen(state.view.screen, 1)),
-        Action::PrevScreen => switch_screen(state, step_screen(state.view.screen, -1)),
+        Action::NextScreen => switch_screen(state, step_screen(state, 1)),
+        Action::PrevScreen => switch_screen(state, step_screen(state, -1)),
         Action::Overview => switch_screen(state, Screen::Overview),
         Action::PaneDns => switch_screen(state, Screen::Pane(Pane::Dns)),
         Action::PaneGateways => switch_screen(state, Screen::Pane(Pane::Gateways)),
@@ -128,6 +149,14 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
         Action::SelectLast => {
             view.selected = usize::MAX;
             clamp_selection(state);
+        }
+        Action::OpenDetail if view.screen == Screen::Fleet => {
+            // A row of the fleet screen opens that cluster's overview.
+            let cluster = ClusterId(view.selected);
+            fleet::switch(state, cluster);
+            if state.fleet.current() == cluster {
+                switch_screen(state, Screen::Overview);
+            }
         }
         Action::OpenDetail => {
             if let Some(finding) = selected_finding(state) {
@@ -200,15 +229,40 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
             view.overlay = Some(Overlay::Sources);
             view.help_offset = 0;
         }
+        Action::Fleet => {
+            if state.fleet.is_fleet() {
+                switch_screen(state, Screen::Fleet);
+                state.view.selected = state.fleet.current().0;
+            } else {
+                state.notify(
+                    "one cluster is watched: give --context more than once to compare clusters",
+                );
+            }
+        }
+        Action::NextCluster | Action::PrevCluster => {
+            if state.fleet.is_fleet() {
+                fleet::step(state, if action == Action::NextCluster { 1 } else { -1 });
+                if state.view.screen == Screen::Fleet {
+                    state.view.selected = state.fleet.current().0;
+                }
+            } else {
+                state.dirty = false;
+            }
+        }
         Action::None => state.dirty = false,
     }
     Vec::new()
 }
 
-fn step_screen(current: Screen, delta: isize) -> Screen {
-    let count = Screen::ALL.len() as isize;
-    let index = Screen::ALL.iter().position(|s| *s == current).unwrap_or(0) as isize;
-    Screen::ALL[(index + delta).rem_euclid(count) as usize]
+/// Tab's order: the fleet screen first when several clusters are watched, then the overview
+/// and the panes of the cluster in view.
+fn step_screen(state: &State, delta: isize) -> Screen {
+    let fleet = state.fleet.is_fleet().then_some(Screen::Fleet);
+    let screens: Vec<Screen> = fleet.into_iter().chain(Screen::ALL).collect();
+    let count = screens.len() as isize;
+    let current = state.view.screen;
+    let index = screens.iter().position(|s| *s == current).unwrap_or(0) as isize;
+    screens[(index + delta).rem_euclid(count) as usize]
 }
 
 fn switch_screen(state: &mut State, screen: Screen) {
@@ -226,6 +280,8 @@ pub fn listed_findings(state: &State) -> &[Finding] {
     match state.view.screen {
         Screen::Overview => cockpit.findings(),
         Screen::Pane(pane) => cockpit.pane_findings(pane),
+        // The fleet screen lists clusters, not findings.
+        Screen::Fleet => &[],
     }
 }
 
@@ -235,7 +291,10 @@ pub(super) fn selected_finding(state: &State) -> Option<&Finding> {
 
 /// Keeps the selection on a listed finding when findings come and go.
 fn clamp_selection(state: &mut State) {
-    let count = listed_findings(state).len();
+    let count = match state.view.screen {
+        Screen::Fleet => state.fleet.len(),
+        _ => listed_findings(state).len(),
+    };
     state.view.selected = state.view.selected.min(count.saturating_sub(1));
 }
 
@@ -258,6 +317,17 @@ pub fn footer_hints(state: &State) -> Vec<KeyHint> {
         }
         None => {}
     }
+    if state.view.screen == Screen::Fleet {
+        let actions = [
+            (Action::SelectNext, "select"),
+            (Action::OpenDetail, "open cluster"),
+            (Action::NextCluster, "next cluster"),
+            (Action::NextScreen, "next pane"),
+            (Action::Help, "help"),
+            (Action::Quit, "quit"),
+        ];
+        return state.keymap.footer(Scope::Global, &actions);
+    }
     let mut actions = vec![
         (Action::NextScreen, "next pane"),
         (Action::SelectNext, "select"),
@@ -267,6 +337,10 @@ pub fn footer_hints(state: &State) -> Vec<KeyHint> {
     match state.view.screen {
         Screen::Overview => actions.push((Action::GoToFindingPane, "go to pane")),
         Screen::Pane(_) => actions.push((Action::TableDown, "scroll table")),
+        Screen::Fleet => {}
+    }
+    if state.fleet.is_fleet() {
+        actions.push((Action::Fleet, "fleet"));
     }
     actions.extend([(Action::Help, "help"), (Action::Quit, "quit")]);
     state.keymap.footer(Scope::Global, &actions)

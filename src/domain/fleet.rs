@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::cockpit::{Cockpit, Figure};
 use super::finding::Severity;
 use super::format;
+use super::nodes;
 use super::report::{Report, md};
 
 /// One cluster of the fleet: the single-cluster report, with the context it came from.
@@ -46,21 +47,36 @@ pub struct FleetReport {
 }
 
 impl FleetRow {
-    fn new(context: &str, cockpit: &Cockpit, report: &Report) -> FleetRow {
+    /// The figures of one cluster's model as it stands. Cheap enough for every frame of the
+    /// fleet screen: it reads the summaries the analyses keep and copies nothing large.
+    pub fn from_cockpit(context: &str, cockpit: &Cockpit) -> FleetRow {
         let latest = |figure| cockpit.series(figure).and_then(|s| s.latest());
-        let top = report.findings.first();
+        let computed;
+        let nodes = match (&cockpit.node_summary, &cockpit.nodes) {
+            (Some(summary), _) => Some(summary),
+            (None, Some(snapshot)) => {
+                computed = nodes::summary(snapshot);
+                Some(&computed)
+            }
+            (None, None) => None,
+        };
+        let top = cockpit.findings().first();
         FleetRow {
             context: context.to_string(),
-            cluster: report.cluster.clone(),
-            region: report.region.clone(),
-            complete: report.complete,
+            cluster: cockpit.cluster.name.clone(),
+            region: cockpit.cluster.region.clone(),
+            complete: cockpit.initial_sync_done && cockpit.nothing_read().is_none(),
             requests_per_sec: latest(Figure::GatewayRequestsPerSec),
             error_5xx_ratio: latest(Figure::Gateway5xxRatio),
-            dns_p99_ms: report.dns.as_ref().and_then(|d| d.p99_ms),
-            nodes: report.nodes.as_ref().map(|n| n.count),
-            pending_pods: report.nodes.as_ref().map(|n| n.pending_pods),
-            spot_share: report.nodes.as_ref().map(|n| n.spot_share),
-            run_rate_usd_per_hour: report.spend.as_ref().map(|s| s.run_rate_usd_per_hour),
+            dns_p99_ms: cockpit
+                .dns
+                .as_ref()
+                .and_then(|d| d.metrics.as_ref())
+                .map(|m| m.p99_ms),
+            nodes: nodes.map(|n| n.count),
+            pending_pods: nodes.map(|n| n.pending_pods),
+            spot_share: nodes.map(|n| n.spot_share),
+            run_rate_usd_per_hour: cockpit.spend.as_ref().map(|s| s.run_rate_usd_per_hour),
             top_finding: top.map(|f| f.summary.clone()),
             top_severity: top.map(|f| f.severity),
         }
@@ -74,7 +90,7 @@ impl FleetReport {
         let mut reports = Vec::new();
         for (context, cockpit) in clusters {
             let report = Report::from_cockpit(cockpit);
-            comparison.push(FleetRow::new(context, cockpit, &report));
+            comparison.push(FleetRow::from_cockpit(context, cockpit));
             reports.push(ClusterReport {
                 context: context.to_string(),
                 report,

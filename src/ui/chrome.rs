@@ -43,9 +43,28 @@ pub fn header(frame: &mut Frame, area: Rect, input: &RenderInput) {
     let banner = banner_text(&cockpit.cluster.source, &cockpit.cluster.detail);
     let banner = format!(" {banner} ");
     // The region is the first thing to give up when the line is short; the banner the last.
-    let full = 9 + width(&cluster) + 1 + width(&region) + 3 + width(&banner);
+    // In a fleet the context comes first: it is what the user switched to and what a fix
+    // would be sent to.
+    let fleet_label = input.fleet.as_ref().map(|fleet| {
+        format!(
+            "[{} {}/{}] ",
+            sanitize(fleet.context_in_view()),
+            fleet.in_view + 1,
+            fleet.clusters.len()
+        )
+    });
+    let full = 9
+        + fleet_label.as_deref().map_or(0, width)
+        + width(&cluster)
+        + 1
+        + width(&region)
+        + 3
+        + width(&banner);
     let show_region = !region.is_empty() && full <= left_room;
     let mut spans = vec![Span::styled("kockpit", theme.accent), Span::raw("  ")];
+    if let Some(label) = fleet_label {
+        spans.push(Span::styled(label, theme.accent));
+    }
     if !cluster.is_empty() {
         spans.push(Span::styled(cluster, theme.title));
         if show_region {
@@ -140,9 +159,11 @@ pub fn banner_text(source: &str, detail: &str) -> String {
 pub fn tabs(frame: &mut Frame, area: Rect, input: &RenderInput) {
     let theme = input.theme;
     let total = area.width as usize;
+    let fleet = input.fleet.as_ref().map(|_| Screen::Fleet);
     let labels = |short: bool| -> Vec<(Screen, String, Option<Health>)> {
-        Screen::ALL
+        fleet
             .iter()
+            .chain(Screen::ALL.iter())
             .map(|screen| {
                 let title = if short {
                     short_title(*screen)
@@ -150,7 +171,7 @@ pub fn tabs(frame: &mut Frame, area: Rect, input: &RenderInput) {
                     screen.title()
                 };
                 match screen {
-                    Screen::Overview => (*screen, format!(" {title} "), None),
+                    Screen::Fleet | Screen::Overview => (*screen, format!(" {title} "), None),
                     Screen::Pane(pane) => {
                         let health = Health::of(input.cockpit, *pane);
                         (*screen, format!(" {title} "), Some(health))
@@ -189,9 +210,10 @@ pub fn tabs(frame: &mut Frame, area: Rect, input: &RenderInput) {
     frame.render_widget(fit_spans(spans, total), area);
 }
 
-fn short_title(screen: Screen) -> &'static str {
+pub(super) fn short_title(screen: Screen) -> &'static str {
     use crate::domain::Pane;
     match screen {
+        Screen::Fleet => "Fleet",
         Screen::Overview => "All",
         Screen::Pane(Pane::Dns) => "DNS",
         Screen::Pane(Pane::Gateways) => "GW",

@@ -84,9 +84,10 @@ pub fn render_panel(
     panel: &FixPanel,
     applied: &[AppliedFix],
     scroll: usize,
+    cluster: Option<&str>,
 ) {
     let inner_width = WIDTH.min(area.width.saturating_sub(4)).saturating_sub(4) as usize;
-    let (title, lines, pinned, keys) = match panel {
+    let (title, lines, mut pinned, keys) = match panel {
         FixPanel::Preparing { what } => (
             " Fix ".to_string(),
             vec![Line::from(Span::styled(
@@ -140,6 +141,22 @@ pub fn render_panel(
                 "F the fixes and their verdicts · u undo what was applied · Esc close".to_string(),
             )
         }
+    };
+    // With several clusters watched, every fix window says which one it writes to, and the
+    // line stays in view above the prompt where the name is typed.
+    let title = match cluster {
+        Some(cluster) => {
+            let cluster = sanitize(cluster);
+            pinned.insert(
+                0,
+                Line::from(vec![
+                    label("cluster", theme),
+                    Span::styled(format!("{cluster} (context {cluster})"), theme.accent),
+                ]),
+            );
+            format!(" {} on {cluster} ", title.trim())
+        }
+        None => title,
     };
     show(frame, area, theme, &title, lines, pinned, &keys, scroll);
 }

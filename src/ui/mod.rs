@@ -3,6 +3,7 @@
 
 mod chrome;
 pub mod fix;
+mod fleet;
 pub mod format;
 mod overlay;
 mod overview;
@@ -28,15 +29,18 @@ use theme::Theme;
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 16;
 
-/// Which screen is in front: the overview or one of the six panes.
+/// Which screen is in front: the overview or one of the six panes of the cluster in view,
+/// or, when several clusters are watched, the fleet screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Screen {
+    Fleet,
     Overview,
     Pane(Pane),
 }
 
 impl Screen {
-    /// Overview first, then the panes in their order: what Tab cycles through.
+    /// Overview first, then the panes in their order: what Tab cycles through (after the
+    /// fleet screen, when there is one).
     pub const ALL: [Screen; 7] = [
         Screen::Overview,
         Screen::Pane(Pane::Dns),
@@ -49,6 +53,7 @@ impl Screen {
 
     pub fn title(self) -> &'static str {
         match self {
+            Screen::Fleet => "Fleet",
             Screen::Overview => "Overview",
             Screen::Pane(pane) => pane.title(),
         }
@@ -91,6 +96,9 @@ pub struct View {
 /// What the fix windows show: filled by the app as a fix moves from plan to verdict.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FixesView {
+    /// The cluster these fixes are for, named in every fix window when several clusters are
+    /// watched; `None` with one.
+    pub cluster: Option<String>,
     pub panel: Option<fix::FixPanel>,
     /// Oldest first.
     pub applied: Vec<crate::domain::fix::session::AppliedFix>,
@@ -154,6 +162,25 @@ pub struct RenderInput<'a> {
     pub footer: &'a [KeyHint],
     /// Messages for the user (e.g. "keymap.toml line 3: unknown action"), newest last.
     pub notices: &'a [String],
+    /// Every cluster when several are watched; `None` with one.
+    pub fleet: Option<FleetInput<'a>>,
+}
+
+/// The clusters of a fleet, for the fleet screen and the header.
+pub struct FleetInput<'a> {
+    /// Each cluster's context and live model, in the order they were given.
+    pub clusters: Vec<(&'a str, &'a Cockpit)>,
+    /// The cluster the other screens show.
+    pub in_view: usize,
+}
+
+impl FleetInput<'_> {
+    /// The context of the cluster in view.
+    pub fn context_in_view(&self) -> &str {
+        self.clusters
+            .get(self.in_view)
+            .map_or("", |(context, _)| context)
+    }
 }
 
 /// Draws one frame: header, tabs, the current screen, footer, then any overlay.
@@ -177,6 +204,10 @@ pub fn render(frame: &mut Frame, input: &RenderInput) {
     chrome::header(frame, header, input);
     chrome::tabs(frame, tabs, input);
     match input.view.screen {
+        Screen::Fleet => match &input.fleet {
+            Some(fleet_input) => fleet::render(frame, body, input, fleet_input),
+            None => overview::render(frame, body, input),
+        },
         Screen::Overview => overview::render(frame, body, input),
         Screen::Pane(pane) => panes::render(frame, body, input, pane),
     }
@@ -194,6 +225,7 @@ pub fn render(frame: &mut Frame, input: &RenderInput) {
                     panel,
                     &input.view.fixes.applied,
                     input.view.help_offset,
+                    input.view.fixes.cluster.as_deref(),
                 );
             }
         }

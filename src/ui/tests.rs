@@ -391,6 +391,7 @@ pub fn draw(cockpit: &Cockpit, view: &View, theme: &Theme, width: u16, height: u
         keys: &keys,
         footer: &keys[..4],
         notices: &notices,
+        fleet: None,
     };
     let backend = TestBackend::new(width, height);
     let mut terminal = Terminal::new(backend).unwrap_or_else(|never| match never {});

@@ -87,6 +87,7 @@ pub struct SimBackend {
     seed: u64,
     speed: f64,
     start_offset: Duration,
+    context: String,
 }
 
 impl SimBackend {
@@ -96,7 +97,15 @@ impl SimBackend {
             seed,
             speed,
             start_offset,
+            context: "kockpit-sim".to_string(),
         }
+    }
+
+    /// The context its fixes are written through and audited as (one per simulated cluster
+    /// of a demo fleet).
+    pub fn with_context(mut self, context: impl Into<String>) -> Self {
+        self.context = context.into();
+        self
     }
 }
 
@@ -109,7 +118,7 @@ impl Backend for SimBackend {
             Arc::new(LocalTransport::new(slot.clone())),
             Identity {
                 user: "demo".to_string(),
-                context: "kockpit-sim".to_string(),
+                context: self.context.clone(),
             },
         );
         let task = tokio::spawn(run(*self, updates, receiver, slot));
@@ -141,6 +150,7 @@ async fn run(
         seed,
         speed,
         start_offset,
+        ..
     } = backend;
     // Building an hour of history is CPU work: keep it off the async workers.
     let built =
