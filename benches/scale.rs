@@ -357,6 +357,7 @@ impl Cockpit {
                         keys: &self.keys,
                         footer: &footer,
                         notices: &state.notices,
+                        fleet: None,
                     },
                 )
             })

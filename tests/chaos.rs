@@ -105,6 +105,7 @@ impl Watched {
             keys: &keys,
             footer: &footer,
             notices: &self.state.notices,
+            fleet: None,
         };
         if let Err(error) = self.terminal.draw(|frame| render(frame, &input)) {
             panic!("draw: {error}");

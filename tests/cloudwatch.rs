@@ -778,6 +778,7 @@ fn rendered(pane: Pane, updates: Vec<Update>) -> String {
         keys: &keys,
         footer: &footer,
         notices: &state.notices,
+        fleet: None,
     };
     terminal
         .draw(|frame| render(frame, &input))

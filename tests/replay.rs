@@ -64,6 +64,7 @@ fn body(state: &State, screen: Screen, width: u16, height: u16) -> Vec<String> {
         keys: &keys,
         footer: &footer,
         notices: &[],
+        fleet: None,
     };
     let mut terminal =
         Terminal::new(TestBackend::new(width, height)).unwrap_or_else(|never| match never {});
