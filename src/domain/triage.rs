@@ -17,6 +17,7 @@ pub fn triage(findings: Vec<Finding>, gateways: Option<&GatewaySnapshot>) -> Vec
     let mut lines = group_by_owner(findings);
     link_ndots_storm(&mut lines);
     link_spot_wave(&mut lines);
+    link_nodepool_limit(&mut lines);
     link_broken_backends(&mut lines, gateways);
     rank(&mut lines);
     link_gateway_errors(&mut lines, gateways);
@@ -322,6 +323,31 @@ fn link_spot_wave(lines: &mut Vec<Finding>) {
             ]
             .contains(&f.id.as_str())
                 || (f.id.starts_with("alerts/") && in_pool(f))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    fold_lines(lines, cause, &symptoms, Fold::Symptom);
+}
+
+/// A NodePool at its limit: the pods it cannot place are its symptom, and so are the
+/// "not scheduled" alerts that name it. Raising the limit (its fix) is what places them.
+/// A spot wave, linked first, keeps the pending pods it caused.
+fn link_nodepool_limit(lines: &mut Vec<Finding>) {
+    let Some(cause) = lines
+        .iter()
+        .position(|f| f.id.starts_with("nodes/nodepool-at-limit/"))
+    else {
+        return;
+    };
+    let pool = lines[cause].object.name.clone();
+    let names_pool = format!("NodePool {pool} ");
+    let symptoms: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            (f.id == "nodes/pending-pods" && f.summary.contains(&names_pool))
+                || (f.id.starts_with("alerts/KubePodNotScheduled")
+                    && f.summary.contains(&names_pool))
         })
         .map(|(i, _)| i)
         .collect();
@@ -748,6 +774,39 @@ mod tests {
         assert_eq!(lines[0].members.len(), 3);
         assert_eq!(lines.len(), 2);
         assert!(lines[1].id.contains("nodepool=batch"));
+    }
+
+    #[test]
+    fn a_nodepool_at_its_limit_folds_the_pods_it_cannot_place_and_their_alerts() {
+        let mut limit = line(
+            "nodes/nodepool-at-limit/general",
+            Severity::Critical,
+            ObjectRef::cluster_scoped("NodePool", "general"),
+        );
+        limit.fix = Some(FixKind::NodesRaiseLimit);
+        let mut pending = line("nodes/pending-pods", Severity::Critical, cluster());
+        pending.summary =
+            "14 pods pending: Unschedulable: no room in NodePool general and it may not grow"
+                .to_string();
+        pending.impact.pods_waiting = Some(14);
+        let mut alert = line(
+            "alerts/KubePodNotScheduled/search/search-api",
+            Severity::Warning,
+            ObjectRef::namespaced("Deployment", "search", "search-api"),
+        );
+        alert.summary = "pending: no room in NodePool general and it may not grow".to_string();
+        let mut elsewhere = line(
+            "alerts/KubePodNotScheduled/batch/etl",
+            Severity::Warning,
+            ObjectRef::namespaced("Deployment", "batch", "etl"),
+        );
+        elsewhere.summary = "pending: no room in NodePool batch and it may not grow".to_string();
+        let lines = triage(vec![pending, alert, elsewhere, limit], None);
+        assert_eq!(lines[0].id, "nodes/nodepool-at-limit/general");
+        assert_eq!(lines[0].fix, Some(FixKind::NodesRaiseLimit));
+        assert_eq!(lines[0].impact.pods_waiting, Some(14));
+        assert_eq!(lines[0].members.len(), 2);
+        assert_eq!(lines.len(), 2, "another pool's alert stays its own line");
     }
 
     #[test]
