@@ -392,3 +392,54 @@ fn a_hundred_million_replicas_end_in_one_line_naming_the_file_and_the_limit() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+/// The regional-failover pair, read side by side as `kockpit snapshot` reads a fleet: the
+/// failing region loses zone a's nodes and returns 5xx; the receiving region, against the
+/// same cluster on a calm day, has more traffic, DNS queries, nodes and spend, and pods
+/// pending at its NodePool's limit, whose fix leads.
+#[test]
+fn regional_failover_pair_shows_a_failing_and_a_receiving_region() {
+    let fleet = snapshot(&[
+        "--scenario",
+        "regional-failover-euw1,regional-failover-euc1",
+        "--at",
+        "10m",
+    ]);
+    let clusters = fleet["clusters"].as_array().expect("clusters");
+    assert_eq!(clusters.len(), 2);
+    assert_eq!(clusters[0]["context"], "regional-failover-euw1");
+    let (failing, receiving) = (&clusters[0], &clusters[1]);
+    let calm = snapshot(&["--scenario", "baseline", "--at", "10m"]);
+
+    assert_eq!(failing["region"], "eu-west-1");
+    let errors = summaries(&findings_of(failing, "gateways", true));
+    assert!(
+        errors.contains("storefront") && errors.contains("checkout"),
+        "{errors}"
+    );
+    let churn = summaries(&findings_of(failing, "nodes", true));
+    assert!(churn.contains("spot interruptions"), "{churn}");
+    assert!(number(failing, "/nodes/count") < number(&calm, "/nodes/count"));
+
+    assert_eq!(receiving["region"], "eu-central-1");
+    assert_eq!(
+        receiving["findings"][0]["fix"], "nodes-raise-limit",
+        "{:#}",
+        receiving["findings"][0]
+    );
+    assert!(number(receiving, "/nodes/pending_pods") > 0.0);
+    for figure in ["/dns/qps", "/nodes/count", "/spend/run_rate_usd_per_hour"] {
+        assert!(
+            number(receiving, figure) > number(&calm, figure),
+            "{figure}: {} against {} on a calm day",
+            number(receiving, figure),
+            number(&calm, figure)
+        );
+    }
+    let rows = fleet["comparison"].as_array().expect("comparison");
+    let requests = |row: &Value| row["requests_per_sec"].as_f64().expect("requests/s");
+    assert!(
+        requests(&rows[1]) > 1.5 * requests(&rows[0]),
+        "the receiving region takes the traffic: {rows:#?}"
+    );
+}

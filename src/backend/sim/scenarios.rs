@@ -33,6 +33,15 @@ const BUILTIN: &[(&str, &str)] = &[
         "overprovisioned",
         include_str!("../../../assets/scenarios/overprovisioned.toml"),
     ),
+    // A pair, watched side by side: `--demo --scenario regional-failover-euw1,regional-failover-euc1`.
+    (
+        "regional-failover-euw1",
+        include_str!("../../../assets/scenarios/regional-failover-euw1.toml"),
+    ),
+    (
+        "regional-failover-euc1",
+        include_str!("../../../assets/scenarios/regional-failover-euc1.toml"),
+    ),
 ];
 
 /// A scenario as a picker lists it.
