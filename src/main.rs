@@ -437,11 +437,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 None => Duration::ZERO,
             };
-            if cli.source.context.len() > 1 || cli.source.all_contexts {
-                return fleet_snapshot(&cli.source, settings, format);
-            }
             // A snapshot reads one instant: the simulator's clock must not move meanwhile.
-            let backend = source_backend(&cli.source, &settings, 0.0, start_offset)?;
+            let mut clusters = cockpit_clusters(&cli.source, &settings, 0.0, start_offset)?;
+            if clusters.len() > 1 {
+                return fleet_snapshot(clusters, settings, format);
+            }
+            let Some((_, backend)) = clusters.pop() else {
+                anyhow::bail!("no cluster to read");
+            };
             let runtime = tokio_runtime()?;
             let collected = runtime.block_on(snapshot::collect(
                 backend,
@@ -527,7 +530,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            let clusters = cockpit_clusters(&cli.source, &settings, cli.source.speed)?;
+            let clusters =
+                cockpit_clusters(&cli.source, &settings, cli.source.speed, Duration::ZERO)?;
             let options = RunOptions {
                 record: recorder(&cli.source)?,
                 replay: false,
@@ -604,32 +608,15 @@ fn parse_flow_shape(text: &str) -> Result<kockpit::domain::scenario::FlowShape, 
     FlowShape::parse(text).ok_or_else(|| format!("expected one of {}", FlowShape::NAMES))
 }
 
-/// `kockpit snapshot` with several contexts: each cluster read at once through its own
-/// backend, within the same deadline, then printed side by side. A cluster that cannot be
-/// read still has its row, and its own report says why.
+/// `kockpit snapshot` of several clusters (contexts, or simulated scenarios): each read at
+/// once through its own backend, within the same deadline, then printed side by side. A
+/// cluster that cannot be read still has its row, and its own report says why.
 fn fleet_snapshot(
-    source: &SourceArgs,
+    backends: Vec<(String, Box<dyn Backend>)>,
     settings: config::Settings,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
     use kockpit::domain::fleet::FleetReport;
-    anyhow::ensure!(
-        is_live(source),
-        "several --context values are read from a kubeconfig; --demo and --objects show one cluster"
-    );
-    let contexts = contexts(source)?;
-    check_prometheus_contexts(source, &contexts)?;
-    let mut backends = Vec::new();
-    for context in &contexts {
-        let one = SourceArgs {
-            context: vec![context.clone()],
-            all_contexts: false,
-            ..source.clone()
-        };
-        let backend = source_backend(&one, &settings, 0.0, Duration::ZERO)
-            .with_context(|| format!("context {context}"))?;
-        backends.push((context.clone(), backend));
-    }
     let runtime = tokio_runtime()?;
     let collected = runtime.block_on(futures::future::join_all(backends.into_iter().map(
         |(context, backend)| {
@@ -675,6 +662,7 @@ fn cockpit_clusters(
     source: &SourceArgs,
     settings: &config::Settings,
     speed: f64,
+    start_offset: Duration,
 ) -> anyhow::Result<Vec<(String, Box<dyn Backend>)>> {
     let contexts = contexts(source)?;
     check_prometheus_contexts(source, &contexts)?;
@@ -692,7 +680,7 @@ fn cockpit_clusters(
                     all_contexts: false,
                     ..source.clone()
                 };
-                let backend = source_backend(&one, settings, speed, Duration::ZERO)
+                let backend = source_backend(&one, settings, speed, start_offset)
                     .with_context(|| format!("context {context}"))?;
                 Ok((context.clone(), backend))
             })
@@ -721,7 +709,7 @@ fn cockpit_clusters(
     };
     Ok(vec![(
         String::new(),
-        source_backend(&one, settings, speed, Duration::ZERO)?,
+        source_backend(&one, settings, speed, start_offset)?,
     )])
 }
 
