@@ -16,21 +16,36 @@ use support::tmux::TmuxSession;
 /// `kockpit sim serve` as a process of its own, so that it can be killed like a region's API
 /// server going away. Returns once it has written its kubeconfig.
 fn serve(dir: &Path, name: &'static str, scenario: &str) -> (Server, PathBuf) {
+    serve_with(dir, name, scenario, &[])
+}
+
+/// The same, with `--fault` specs in force from the start.
+fn serve_with(
+    dir: &Path,
+    name: &'static str,
+    scenario: &str,
+    faults: &[&str],
+) -> (Server, PathBuf) {
     let kubeconfig = dir.join(format!("{name}.kubeconfig"));
     let listen = format!("127.0.0.1:{}", free_port());
+    let kubeconfig_arg = kubeconfig.display().to_string();
+    let mut args = vec![
+        "sim",
+        "serve",
+        "--scenario",
+        scenario,
+        "--listen",
+        &listen,
+        "--kubeconfig-out",
+        &kubeconfig_arg,
+    ];
+    for fault in faults {
+        args.extend(["--fault", fault]);
+    }
     let server = spawn(
         name,
         Path::new(env!("CARGO_BIN_EXE_kockpit")),
-        &[
-            "sim",
-            "serve",
-            "--scenario",
-            scenario,
-            "--listen",
-            &listen,
-            "--kubeconfig-out",
-            &kubeconfig.display().to_string(),
-        ],
+        &args,
         &dir.join(format!("{name}.log")),
     );
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -171,4 +186,67 @@ fn two_clusters_side_by_side_and_a_fix_lands_on_the_chosen_one_only() {
         session.send(&["q"]);
         session.wait_for_all("kockpit to exit", &["KOCKPIT-EXITED-0"]);
     }
+}
+
+/// The row of `context` on the fleet screen.
+fn row<'a>(screen: &'a str, context: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|l| l.trim_start_matches(['›', '•', ' ']).starts_with(context))
+        .unwrap_or_else(|| panic!("no row for {context}:\n{screen}"))
+}
+
+#[test]
+fn a_forbidden_and_a_failing_cluster_degrade_their_own_rows_while_the_third_keeps_updating() {
+    let dir = temp_dir("fleet-faults");
+    let (_euw1, euw1_config) = serve_with(&dir, "euw1", "dns-storm", &["403:*"]);
+    let (_euc1, euc1_config) = serve_with(&dir, "euc1", "broken-route", &["500:pods"]);
+    let (_use1, use1_config) = serve(&dir, "use1", "baseline");
+    let fleet = fleet_kubeconfig(
+        &dir,
+        &[
+            ("prod-euw1", euw1_config.as_path()),
+            ("prod-euc1", euc1_config.as_path()),
+            ("prod-use1", use1_config.as_path()),
+        ],
+    );
+    let fleet_arg = fleet.display().to_string();
+    let session = TmuxSession::start(
+        "fleet-faults",
+        160,
+        48,
+        &["--kubeconfig", &fleet_arg, "--all-contexts"],
+        &[],
+    );
+    let screen = session.wait_longer_for(
+        "each cluster's own state on its row",
+        Duration::from_secs(60),
+        |s| {
+            s.contains("Clusters 3")
+                && s.lines()
+                    .any(|l| l.contains("prod-euw1") && l.contains("forbidden"))
+                && s.lines()
+                    .any(|l| l.contains("prod-euc1") && l.contains('~'))
+                && s.lines()
+                    .any(|l| l.contains("prod-use1") && l.contains('$'))
+        },
+    );
+    // Nothing could be read from euw1: its figures are missing, not zero.
+    let forbidden = row(&screen, "prod-euw1");
+    assert!(
+        !forbidden.contains('$') && !forbidden.contains(" 0 "),
+        "{screen}"
+    );
+    let healthy = row(&screen, "prod-use1");
+    assert!(
+        !healthy.contains('×') && !healthy.contains('~'),
+        "the healthy cluster is untouched:\n{screen}"
+    );
+    // The healthy cluster, brought into view, keeps updating.
+    session.send(&["Down", "Down", "Enter"]);
+    let before = session.wait_for_all("use1 in view", &["[prod-use1 3/3]"]);
+    let clock = |s: &str| s.lines().next().unwrap_or("").to_string();
+    session.wait_for("use1's clock moving on", |s| clock(s) != clock(&before));
+    session.send(&["q"]);
+    session.wait_for_all("kockpit to exit", &["KOCKPIT-EXITED-0"]);
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::cockpit::{Cockpit, Figure};
 use super::finding::Severity;
 use super::format;
+use super::model::{Pane, SourceState};
 use super::nodes;
 use super::report::{Report, md};
 
@@ -49,10 +50,21 @@ pub struct FleetReport {
 impl FleetRow {
     /// The figures of one cluster's model as it stands. Cheap enough for every frame of the
     /// fleet screen: it reads the summaries the analyses keep and copies nothing large.
+    ///
+    /// A pane whose source cannot be read (forbidden, not installed, unreachable from the
+    /// start) gives no figure here: its empty snapshot would read as 0 nodes or $0/h.
     pub fn from_cockpit(context: &str, cockpit: &Cockpit) -> FleetRow {
+        let readable = |pane| {
+            !matches!(
+                cockpit.sources.get(&pane).map(|s| &s.state),
+                Some(SourceState::Unavailable { .. } | SourceState::NotInstalled { .. })
+            )
+        };
         let latest = |figure| cockpit.series(figure).and_then(|s| s.latest());
+        let gateways = |figure| latest(figure).filter(|_| readable(Pane::Gateways));
         let computed;
         let nodes = match (&cockpit.node_summary, &cockpit.nodes) {
+            _ if !readable(Pane::Nodes) => None,
             (Some(summary), _) => Some(summary),
             (None, Some(snapshot)) => {
                 computed = nodes::summary(snapshot);
@@ -66,8 +78,8 @@ impl FleetRow {
             cluster: cockpit.cluster.name.clone(),
             region: cockpit.cluster.region.clone(),
             complete: cockpit.initial_sync_done && cockpit.nothing_read().is_none(),
-            requests_per_sec: latest(Figure::GatewayRequestsPerSec),
-            error_5xx_ratio: latest(Figure::Gateway5xxRatio),
+            requests_per_sec: gateways(Figure::GatewayRequestsPerSec),
+            error_5xx_ratio: gateways(Figure::Gateway5xxRatio),
             dns_p99_ms: cockpit
                 .dns
                 .as_ref()
@@ -76,7 +88,11 @@ impl FleetRow {
             nodes: nodes.map(|n| n.count),
             pending_pods: nodes.map(|n| n.pending_pods),
             spot_share: nodes.map(|n| n.spot_share),
-            run_rate_usd_per_hour: cockpit.spend.as_ref().map(|s| s.run_rate_usd_per_hour),
+            run_rate_usd_per_hour: cockpit
+                .spend
+                .as_ref()
+                .filter(|_| readable(Pane::Spend) && readable(Pane::Nodes))
+                .map(|s| s.run_rate_usd_per_hour),
             top_finding: top.map(|f| f.summary.clone()),
             top_severity: top.map(|f| f.severity),
         }
