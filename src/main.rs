@@ -664,8 +664,22 @@ fn cockpit_clusters(
     speed: f64,
     start_offset: Duration,
 ) -> anyhow::Result<Vec<(String, Box<dyn Backend>)>> {
-    let contexts = contexts(source)?;
+    let contexts = contexts(source, settings)?;
     check_prometheus_contexts(source, &contexts)?;
+    // `[fleet.prometheus]` serves a context the command line gives no Prometheus for.
+    let one_context = |context: &str| -> anyhow::Result<SourceArgs> {
+        let mut one = SourceArgs {
+            context: vec![context.to_string()],
+            all_contexts: false,
+            ..source.clone()
+        };
+        if prometheus_url(source, Some(context))?.is_none()
+            && let Some(url) = settings.fleet.prometheus.get(context)
+        {
+            one.prometheus = vec![url.clone()];
+        }
+        Ok(one)
+    };
     if contexts.len() > 1 {
         anyhow::ensure!(
             !source.demo && source.objects.is_none(),
@@ -675,11 +689,7 @@ fn cockpit_clusters(
         return contexts
             .iter()
             .map(|context| {
-                let one = SourceArgs {
-                    context: vec![context.clone()],
-                    all_contexts: false,
-                    ..source.clone()
-                };
+                let one = one_context(context)?;
                 let backend = source_backend(&one, settings, speed, start_offset)
                     .with_context(|| format!("context {context}"))?;
                 Ok((context.clone(), backend))
@@ -693,19 +703,24 @@ fn cockpit_clusters(
         && source.objects.is_none()
         && !is_live(source)
     {
+        let list = names;
+        let names: Vec<&str> = list.split(',').map(str::trim).collect();
+        anyhow::ensure!(
+            limits::FLEET_CLUSTERS.allows(names.len() as u64),
+            limits::FLEET_CLUSTERS.exceeded("--scenario names", names.len())
+        );
         let mut clusters = Vec::new();
-        for name in names.split(',').map(str::trim) {
-            let scenario = scenarios::load(name).with_context(|| format!("--scenario {names}"))?;
+        for name in names {
+            let scenario = scenarios::load(name).with_context(|| format!("--scenario {list}"))?;
             let backend =
                 SimBackend::new(scenario, source.seed, speed, Duration::ZERO).with_context(name);
             clusters.push((name.to_string(), Box::new(backend) as Box<dyn Backend>));
         }
         return Ok(clusters);
     }
-    let one = SourceArgs {
-        context: contexts,
-        all_contexts: false,
-        ..source.clone()
+    let one = match contexts.first() {
+        Some(context) => one_context(context)?,
+        None => source.clone(),
     };
     Ok(vec![(
         String::new(),
@@ -714,22 +729,31 @@ fn cockpit_clusters(
 }
 
 /// The contexts named with `--context`, or every context of the kubeconfig with
-/// `--all-contexts`.
-fn contexts(source: &SourceArgs) -> anyhow::Result<Vec<String>> {
-    if !source.all_contexts {
-        return Ok(source.context.clone());
-    }
-    let kubeconfig = match &source.kubeconfig {
-        Some(path) => kube::config::Kubeconfig::read_from(path),
-        None => kube::config::Kubeconfig::read(),
-    }
-    .map_err(|error| anyhow::anyhow!("--all-contexts: cannot read the kubeconfig: {error}"))?;
-    let names: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
+/// `--all-contexts`, or else `[fleet] contexts` from config.toml (unless the simulator or a
+/// dump is asked for).
+fn contexts(source: &SourceArgs, settings: &config::Settings) -> anyhow::Result<Vec<String>> {
+    let contexts = if source.all_contexts {
+        let kubeconfig = match &source.kubeconfig {
+            Some(path) => kube::config::Kubeconfig::read_from(path),
+            None => kube::config::Kubeconfig::read(),
+        }
+        .map_err(|error| anyhow::anyhow!("--all-contexts: cannot read the kubeconfig: {error}"))?;
+        let names: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
+        anyhow::ensure!(
+            !names.is_empty(),
+            "--all-contexts: the kubeconfig has no contexts"
+        );
+        names
+    } else if source.context.is_empty() && !source.demo && source.objects.is_none() {
+        settings.fleet.contexts.clone()
+    } else {
+        source.context.clone()
+    };
     anyhow::ensure!(
-        !names.is_empty(),
-        "--all-contexts: the kubeconfig has no contexts"
+        limits::FLEET_CLUSTERS.allows(contexts.len() as u64),
+        limits::FLEET_CLUSTERS.exceeded("contexts", contexts.len())
     );
-    Ok(names)
+    Ok(contexts)
 }
 
 /// `--prometheus URL` serves every cluster; `--prometheus CONTEXT=URL` serves the cluster of

@@ -224,6 +224,22 @@ async fn a_snapshot_of_two_contexts_has_each_cluster_as_its_own_snapshot_shows_i
         ],
     );
     let path = fleet.to_string_lossy().to_string();
+    // The same fleet named in config.toml instead of on the command line.
+    let config = scratch("fleet-config").join("config.toml");
+    std::fs::write(
+        &config,
+        "[fleet]\ncontexts = [\"prod-euw1\", \"prod-euc1\"]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let from_config_args = [
+        "snapshot".to_string(),
+        "--kubeconfig".to_string(),
+        path.clone(),
+        "--config".to_string(),
+        config.display().to_string(),
+        "--format".to_string(),
+        "json".to_string(),
+    ];
     let read = move |contexts: &[&str]| {
         let mut args = vec![
             "snapshot",
@@ -237,16 +253,21 @@ async fn a_snapshot_of_two_contexts_has_each_cluster_as_its_own_snapshot_shows_i
         }
         snapshot_json(&args)
     };
-    let (both, alone) = tokio::task::spawn_blocking(move || {
+    let (both, alone, from_config) = tokio::task::spawn_blocking(move || {
         let both = read(&["prod-euw1", "prod-euc1"]);
         let alone = [read(&["prod-euw1"]), read(&["prod-euc1"])];
-        (both, alone)
+        let args: Vec<&str> = from_config_args.iter().map(String::as_str).collect();
+        (both, alone, snapshot_json(&args))
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
 
     let clusters = both["clusters"].as_array().cloned().unwrap_or_default();
     assert_eq!(clusters.len(), 2, "{both}");
+    assert_eq!(
+        from_config["comparison"], both["comparison"],
+        "[fleet] contexts in config.toml read the same clusters"
+    );
     assert_eq!(clusters[0]["context"], "prod-euw1");
     assert_eq!(clusters[1]["context"], "prod-euc1");
     // Each cluster's figures are those of its own snapshot (the clocks stand still).

@@ -44,6 +44,8 @@ pub struct Settings {
     pub allow_writes: bool,
     /// `exec_timeout = "20s"`: how long the kubeconfig's exec credential plugin may take.
     pub exec_timeout: Option<Duration>,
+    /// The `[fleet]` section: the clusters watched when the command line names none.
+    pub fleet: FleetSettings,
     /// One line per problem found, for the user to read in the cockpit.
     pub notices: Vec<String>,
 }
@@ -75,6 +77,27 @@ impl Default for PriceSettings {
     }
 }
 
+/// The `[fleet]` section: the clusters watched side by side when no `--context` is given,
+/// and the Prometheus (or AMP workspace) of each:
+///
+/// ```toml
+/// [fleet]
+/// contexts = ["prod-euw1", "prod-euc1"]
+///
+/// [fleet.prometheus]
+/// prod-euw1 = "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1111"
+/// prod-euc1 = "https://aps-workspaces.eu-central-1.amazonaws.com/workspaces/ws-2222"
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetSettings {
+    #[serde(default)]
+    pub contexts: Vec<String>,
+    /// By context.
+    #[serde(default)]
+    pub prometheus: BTreeMap<String, String>,
+}
+
 /// The configuration file: everything optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,6 +111,7 @@ struct ConfigFile {
     thresholds: Thresholds,
     #[serde(default)]
     prices: RawPrices,
+    fleet: Option<Spanned<FleetSettings>>,
     /// `prices`, checked (see `load_config_file`).
     #[serde(skip)]
     price_settings: PriceSettings,
@@ -176,6 +200,27 @@ fn price_settings(raw: &RawPrices, origin: &str, text: &str) -> Result<PriceSett
     })
 }
 
+/// What is wrong with a `[fleet]` section, if anything: too many clusters, one named twice,
+/// or a Prometheus for a context the list does not hold (a typo would leave that cluster
+/// without metrics and say nothing).
+fn check_fleet(fleet: &FleetSettings) -> Option<String> {
+    let count = fleet.contexts.len();
+    if !limits::FLEET_CLUSTERS.allows(count as u64) {
+        return Some(limits::FLEET_CLUSTERS.exceeded("[fleet] contexts", count));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(twice) = fleet.contexts.iter().find(|c| !seen.insert(c.as_str())) {
+        return Some(format!("[fleet] contexts names {twice} twice"));
+    }
+    if let Some(unknown) = fleet.prometheus.keys().find(|c| !seen.contains(c.as_str())) {
+        return Some(format!(
+            "[fleet.prometheus] {unknown}: not one of [fleet] contexts ({})",
+            fleet.contexts.join(", ")
+        ));
+    }
+    None
+}
+
 /// The directory user files are read from: `$KOCKPIT_CONFIG_DIR`, else the XDG config
 /// directory (`~/.config/kockpit`).
 pub fn config_dir() -> Option<PathBuf> {
@@ -261,6 +306,7 @@ pub fn load(request: &Request) -> Settings {
         prices: config.price_settings,
         allow_writes: config.allow_writes,
         exec_timeout: config.checked_exec_timeout,
+        fleet: config.fleet.map(Spanned::into_inner).unwrap_or_default(),
         notices,
     }
 }
@@ -303,6 +349,13 @@ fn parse_config(text: &str, origin: &str, notices: &mut Vec<String>) -> ConfigFi
                     PriceSettings::default()
                 }
             };
+            if let Some(fleet) = &config.fleet
+                && let Some(problem) = check_fleet(fleet.get_ref())
+            {
+                let error = FileError::at_offset(origin, text, fleet.span().start, problem);
+                notices.push(format!("{error}; watching one cluster"));
+                config.fleet = None;
+            }
             if let Some(value) = &config.exec_timeout {
                 match check_exec_timeout(value.get_ref()) {
                     Ok(timeout) => config.checked_exec_timeout = Some(timeout),
@@ -444,6 +497,49 @@ mod tests {
         let config = load_config_file(&path, true, &mut notices);
         assert!(config.theme.is_none());
         assert!(notices[0].contains("line 3"), "{}", notices[0]);
+    }
+
+    #[test]
+    fn a_fleet_is_read_and_a_bad_one_named_at_its_line() {
+        let text = "theme = \"light\"\n[fleet]\ncontexts = [\"euw1\", \"euc1\"]\n\
+                    [fleet.prometheus]\neuc1 = \"http://127.0.0.1:9090\"\n";
+        let mut notices = Vec::new();
+        let config = parse_config(text, "config.toml", &mut notices);
+        assert!(notices.is_empty(), "{notices:?}");
+        let fleet = config.fleet.map(Spanned::into_inner).unwrap_or_default();
+        assert_eq!(fleet.contexts, ["euw1", "euc1"]);
+        assert_eq!(fleet.prometheus["euc1"], "http://127.0.0.1:9090");
+
+        for (text, problem) in [
+            (
+                "theme = \"light\"\n[fleet]\ncontexts = [\"euw1\"]\n[fleet.prometheus]\neuw2 = \"http://p\"\n",
+                "euw2: not one of [fleet] contexts (euw1)",
+            ),
+            (
+                "theme = \"light\"\n[fleet]\ncontexts = [\"a\", \"a\"]\n",
+                "names a twice",
+            ),
+        ] {
+            let mut notices = Vec::new();
+            let config = parse_config(text, "config.toml", &mut notices);
+            assert!(config.fleet.is_none(), "a bad fleet is dropped whole");
+            assert_eq!(config.theme.as_deref(), Some("light"), "the rest is kept");
+            assert!(
+                notices[0].starts_with("config.toml: line 2"),
+                "{}",
+                notices[0]
+            );
+            assert!(notices[0].contains(problem), "{}", notices[0]);
+        }
+        let many: Vec<String> = (0..40).map(|i| format!("\"c{i}\"")).collect();
+        let text = format!("[fleet]\ncontexts = [{}]\n", many.join(", "));
+        let mut notices = Vec::new();
+        parse_config(&text, "config.toml", &mut notices);
+        assert!(
+            notices[0].contains("over kockpit's limit of 32 clusters"),
+            "{}",
+            notices[0]
+        );
     }
 
     #[test]

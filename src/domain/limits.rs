@@ -92,6 +92,9 @@ pub const SNAPSHOT_AT_SECONDS: Limit = Limit::new("--at", 7 * 24 * 3600, "second
 /// `sim serve --scale NODES,PODS`.
 pub const SCALE_NODES: Limit = Limit::new("sim serve --scale nodes", 100_000, "nodes");
 pub const SCALE_PODS: Limit = Limit::new("sim serve --scale pods", 2_000_000, "pods");
+/// Clusters watched at once (`--context` repeated, `--all-contexts`, `[fleet] contexts`,
+/// several scenarios): each has its own connections, watches and model.
+pub const FLEET_CLUSTERS: Limit = Limit::new("clusters watched at once", 32, "clusters");
 
 // What the cluster and the metric sources answer.
 
@@ -129,6 +132,7 @@ pub const ALL: &[Limit] = &[
     SNAPSHOT_AT_SECONDS,
     SCALE_NODES,
     SCALE_PODS,
+    FLEET_CLUSTERS,
     OBJECT_BYTES,
     LABEL_VALUE_CHARS,
     PROMETHEUS_ANSWER_BYTES,
