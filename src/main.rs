@@ -1044,3 +1044,49 @@ impl Drop for Runtime {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prometheus_url_names_its_context_where_the_scheme_starts() {
+        assert_eq!(
+            context_url("prod-euw1=https://aps.example/ws-1?x=y"),
+            Some(("prod-euw1", "https://aps.example/ws-1?x=y"))
+        );
+        // An EKS context is an ARN, with `:` and `/` in it.
+        let arn = "arn:aws:eks:eu-west-1:111122223333:cluster/prod";
+        assert_eq!(
+            context_url(&format!("{arn}=http://127.0.0.1:9090")),
+            Some((arn, "http://127.0.0.1:9090"))
+        );
+        assert_eq!(context_url("http://prom:9090/?a=b"), None);
+        assert_eq!(context_url("=http://prom:9090"), None);
+    }
+
+    #[test]
+    fn each_cluster_gets_its_own_prometheus_else_the_shared_one() {
+        let cli = Cli::parse_from([
+            "kockpit",
+            "--context",
+            "a",
+            "--context",
+            "b",
+            "--prometheus",
+            "http://shared:9090",
+            "--prometheus",
+            "b=http://b:9090",
+        ]);
+        let source = &cli.source;
+        let url = |context| prometheus_url(source, Some(context)).ok().flatten();
+        assert_eq!(url("a").as_deref(), Some("http://shared:9090"));
+        assert_eq!(url("b").as_deref(), Some("http://b:9090"));
+        let contexts = ["a".to_string(), "b".to_string()];
+        assert!(check_prometheus_contexts(source, &contexts).is_ok());
+        let error = check_prometheus_contexts(source, &contexts[..1])
+            .map(|()| String::new())
+            .unwrap_or_else(|e| e.to_string());
+        assert!(error.contains("b is not a context kockpit watches (a)"), "{error}");
+    }
+}
