@@ -62,7 +62,7 @@ fn measure(scenario: &Scenario) -> Cost {
     let mut writer = RecordWriter::new(Vec::new()).unwrap_or_else(|e| panic!("{e}"));
     let started = Instant::now();
     for update in &burst {
-        let encoded = encode_update(0, update).unwrap_or_else(|e| panic!("{e}"));
+        let encoded = encode_update(0, 0, update).unwrap_or_else(|e| panic!("{e}"));
         writer
             .write_encoded(&encoded)
             .unwrap_or_else(|e| panic!("{e}"));
@@ -81,7 +81,7 @@ fn measure(scenario: &Scenario) -> Cost {
         batch.push(Update::Clock { at: cluster.now() });
         let started = Instant::now();
         for update in &batch {
-            let encoded = encode_update(step * 5000, update).unwrap_or_else(|e| panic!("{e}"));
+            let encoded = encode_update(step * 5000, 0, update).unwrap_or_else(|e| panic!("{e}"));
             writer
                 .write_encoded(&encoded)
                 .unwrap_or_else(|e| panic!("{e}"));

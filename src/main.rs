@@ -472,15 +472,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Replay { file }) => {
             // A bad or newer file is refused here, before the terminal is taken over.
             let backend = ReplayBackend::open(&file, cli.source.speed)?;
+            let clusters: Vec<(String, Box<dyn Backend>)> = backend
+                .into_clusters()
+                .into_iter()
+                .map(|(context, backend)| (context, Box::new(backend) as Box<dyn Backend>))
+                .collect();
             let options = RunOptions {
-                record: recorder(&cli.source)?,
+                record: recorder(&cli.source, &clusters)?,
                 replay: true,
                 ..RunOptions::default()
             };
             let runtime = tokio_runtime()?;
-            runtime.block_on(runner::run_with(
+            runtime.block_on(runner::run_fleet(
                 settings,
-                Box::new(backend),
+                clusters,
                 cli.source.speed,
                 options,
             ))?;
@@ -533,7 +538,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let clusters =
                 cockpit_clusters(&cli.source, &settings, cli.source.speed, Duration::ZERO)?;
             let options = RunOptions {
-                record: recorder(&cli.source)?,
+                record: recorder(&cli.source, &clusters)?,
                 replay: false,
                 allow_writes: cli.source.allow_writes || settings.allow_writes,
                 audit_log: None,
@@ -1002,11 +1007,18 @@ fn simulator(
 }
 
 /// `--record FILE`: the file is created now, so a bad path fails before the TUI starts.
-fn recorder(source: &SourceArgs) -> anyhow::Result<Option<Recorder>> {
+fn recorder(
+    source: &SourceArgs,
+    clusters: &[(String, Box<dyn Backend>)],
+) -> anyhow::Result<Option<Recorder>> {
+    let contexts: Vec<String> = clusters
+        .iter()
+        .map(|(context, _)| context.clone())
+        .collect();
     source
         .record
         .as_deref()
-        .map(Recorder::create)
+        .map(|path| Recorder::create(path, &contexts))
         .transpose()
         .map_err(Into::into)
 }
@@ -1087,6 +1099,9 @@ mod tests {
         let error = check_prometheus_contexts(source, &contexts[..1])
             .map(|()| String::new())
             .unwrap_or_else(|e| e.to_string());
-        assert!(error.contains("b is not a context kockpit watches (a)"), "{error}");
+        assert!(
+            error.contains("b is not a context kockpit watches (a)"),
+            "{error}"
+        );
     }
 }

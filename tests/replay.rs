@@ -147,10 +147,10 @@ struct Moment {
 fn record_demo_run(path: &Path) -> (State, Vec<Moment>) {
     let scenario = sim::scenarios::load("spot-interruption").unwrap_or_else(|e| panic!("{e}"));
     let (mut cluster, burst) = sim::initial_updates(&scenario, SEED, Duration::ZERO);
-    let recorder = Recorder::create(path).unwrap_or_else(|e| panic!("{e}"));
+    let recorder = Recorder::create(path, &[]).unwrap_or_else(|e| panic!("{e}"));
     let mut live = new_state();
     let deliver = |live: &mut State, update: Update| {
-        recorder.record(&update);
+        recorder.record(0, &update);
         apply(live, update);
     };
     for update in burst {
@@ -403,7 +403,7 @@ async fn a_live_run_against_sim_serve_replays_as_it_was_shown() {
 
     // The recorder sits between the live backend and the app, as `--record` does.
     let path = temp_path("live.kock");
-    let recorder = Recorder::create(&path).unwrap_or_else(|e| panic!("{e}"));
+    let recorder = Recorder::create(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
     let (sender, upstream) = tokio::sync::mpsc::channel(4096);
     let handle = Box::new(LiveBackend::new(LiveOptions {
         kubeconfig: Some(kubeconfig.clone()),
@@ -474,4 +474,55 @@ async fn a_live_run_against_sim_serve_replays_as_it_was_shown() {
         first_difference(&all_screens(&replayed), &all_screens(&live))
     );
     let _ = std::fs::remove_file(&path);
+}
+
+/// A recording of a simulated fleet replays as a fleet: both regions on the fleet screen,
+/// each replaying its own updates, and either can be opened.
+#[test]
+fn a_recorded_fleet_replays_as_a_fleet_in_tmux() {
+    use support::tmux::TmuxSession;
+    let dir = std::env::temp_dir().join(format!("kockpit-tmux-fleet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let record = dir.join("failover.kock");
+    let record_arg = record.to_string_lossy().into_owned();
+    let pair = "regional-failover-euw1,regional-failover-euc1";
+    {
+        let session = TmuxSession::start(
+            "record-fleet",
+            160,
+            48,
+            &["--demo", "--scenario", pair, "--record", &record_arg],
+            &[],
+        );
+        session.wait_for("both regions on the fleet screen", |s| {
+            s.contains("Clusters 2")
+                && s.contains("regional-failover-euw1")
+                && s.contains("regional-failover-euc1")
+                && s.contains("NodePool general is at its CPU limit")
+        });
+        session.send(&["q"]);
+        session.wait_for_all("kockpit to exit", &["KOCKPIT-EXITED-0"]);
+    }
+    wait_for_file(&record);
+
+    let session = TmuxSession::start("replay-fleet", 160, 48, &["replay", &record_arg], &[]);
+    session.wait_for("the replayed fleet", |s| {
+        s.contains("Clusters 2")
+            && s.contains("REPLAY")
+            && s.contains("returns 18% 5xx")
+            && s.contains("NodePool general is at its CPU limit")
+    });
+    session.send(&["Down", "Enter"]);
+    session.wait_for_all(
+        "the receiving region's replay in view",
+        &[
+            "[regional-failover-euc1 2/2]",
+            "failover.kock · regional-failover-euc1",
+        ],
+    );
+    session.send(&["q"]);
+    session.wait_for_all("the replay to exit", &["KOCKPIT-EXITED-0"]);
+    drop(session);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -305,7 +305,7 @@ fn mark(
         verdict,
     };
     state.timeline.push_fix(action.clone());
-    Effect::RecordFix(Box::new(action))
+    Effect::RecordFix(state.fleet.current(), Box::new(action))
 }
 
 fn show_plan(state: &mut State, prepared: PreparedFix, message: Option<String>) {

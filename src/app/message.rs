@@ -160,5 +160,5 @@ pub enum Effect {
     /// Write a plan as a patch file and a kubectl command.
     ExportFix(Box<FixPlan>),
     /// Record a fix step in the session recording, if one is being made.
-    RecordFix(Box<FixAction>),
+    RecordFix(ClusterId, Box<FixAction>),
 }

@@ -61,8 +61,8 @@ pub struct Recorder {
 
 impl Recorder {
     /// Creates the file and writes its header at once, so a bad path fails before the
-    /// cockpit starts.
-    pub fn create(path: &Path) -> Result<Recorder, RecordError> {
+    /// cockpit starts. `clusters` names each cluster when several are recorded.
+    pub fn create(path: &Path, clusters: &[String]) -> Result<Recorder, RecordError> {
         let create_error = |cause| RecordError::Create {
             path: path.to_path_buf(),
             cause,
@@ -73,6 +73,11 @@ impl Recorder {
         let start = StartInfo {
             started_at: chrono::Utc::now(),
             writer: format!("kockpit {}", env!("CARGO_PKG_VERSION")),
+            clusters: if clusters.len() > 1 {
+                clusters.to_vec()
+            } else {
+                Vec::new()
+            },
         };
         if let Ok(encoded) = format::encode_start(&start) {
             writer.write_encoded(&encoded).map_err(create_error)?;
@@ -100,9 +105,9 @@ impl Recorder {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// Records one update as it passes by.
-    pub fn record(&self, update: &Update) {
-        match format::encode_update(self.elapsed_ms(), update) {
+    /// Records one update of `cluster` as it passes by.
+    pub fn record(&self, cluster: usize, update: &Update) {
+        match format::encode_update(self.elapsed_ms(), cluster, update) {
             Ok(encoded) => {
                 let _ = self.writer.send(ToWriter::Record(encoded));
             }
@@ -110,9 +115,9 @@ impl Recorder {
         }
     }
 
-    /// Records a fix the user applied, verified or undid.
-    pub fn fix(&self, fix: &FixAction) {
-        match format::encode_fix(self.elapsed_ms(), fix) {
+    /// Records a fix the user applied, verified or undid on `cluster`.
+    pub fn fix(&self, cluster: usize, fix: &FixAction) {
+        match format::encode_fix(self.elapsed_ms(), cluster, fix) {
             Ok(encoded) => {
                 let _ = self.writer.send(ToWriter::Record(encoded));
             }
@@ -122,25 +127,37 @@ impl Recorder {
 
     /// Puts the recorder between a backend and the app: every update is recorded, then
     /// forwarded unchanged. The returned receiver is what the app reads.
-    pub fn tee(self, mut upstream: mpsc::Receiver<Update>) -> (mpsc::Receiver<Update>, Recording) {
-        let (sender, downstream) = mpsc::channel(upstream.max_capacity());
-        let recorder = std::sync::Arc::new(self);
-        let task_recorder = recorder.clone();
-        let task = tokio::spawn(async move {
-            // Once the app stops reading, what the backend still delivers is recorded all
-            // the same: the file holds everything the source sent.
-            let mut app_reading = true;
-            while let Some(update) = upstream.recv().await {
-                task_recorder.record(&update);
-                if app_reading && sender.send(update).await.is_err() {
-                    app_reading = false;
-                }
-            }
-        });
-        (downstream, Recording { recorder, task })
+    pub fn tee(self, upstream: mpsc::Receiver<Update>) -> (mpsc::Receiver<Update>, Recording) {
+        let (mut downstreams, recording) = self.tee_clusters(vec![upstream]);
+        let downstream = downstreams.pop().unwrap_or_else(|| mpsc::channel(1).1);
+        (downstream, recording)
     }
 
-    /// Ends the gzip stream and closes the file.
+    /// `tee` for each cluster's updates, in the order of the clusters the recording names.
+    pub fn tee_clusters(
+        self,
+        upstreams: Vec<mpsc::Receiver<Update>>,
+    ) -> (Vec<mpsc::Receiver<Update>>, Recording) {
+        let recorder = std::sync::Arc::new(self);
+        let mut downstreams = Vec::new();
+        let mut tasks = Vec::new();
+        for (cluster, mut upstream) in upstreams.into_iter().enumerate() {
+            let (sender, downstream) = mpsc::channel(upstream.max_capacity());
+            let task_recorder = recorder.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut app_reading = true;
+                while let Some(update) = upstream.recv().await {
+                    task_recorder.record(cluster, &update);
+                    if app_reading && sender.send(update).await.is_err() {
+                        app_reading = false;
+                    }
+                }
+            }));
+            downstreams.push(downstream);
+        }
+        (downstreams, Recording { recorder, tasks })
+    }
+
     pub fn finish(mut self) -> Result<RecordStats, RecordError> {
         let _ = self.writer.send(ToWriter::Finish);
         match self.thread.take().map(JoinHandle::join) {
@@ -153,12 +170,13 @@ impl Recorder {
 /// A running tee: the recorder and the task that forwards updates.
 pub struct Recording {
     recorder: std::sync::Arc<Recorder>,
-    task: tokio::task::JoinHandle<()>,
+    /// One per cluster recorded.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Recording {
-    pub fn fix(&self, fix: &FixAction) {
-        self.recorder.fix(fix);
+    pub fn fix(&self, cluster: usize, fix: &FixAction) {
+        self.recorder.fix(cluster, fix);
     }
 
     pub fn path(&self) -> &Path {
@@ -168,10 +186,12 @@ impl Recording {
     /// Lets the updates already on their way be recorded (the backend has been told to
     /// stop and the app no longer reads), then finishes the file.
     pub async fn finish(mut self) -> Result<RecordStats, RecordError> {
-        let drained = tokio::time::timeout(Duration::from_secs(2), &mut self.task).await;
-        if drained.is_err() {
-            self.task.abort();
-            let _ = (&mut self.task).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        for task in &mut self.tasks {
+            if tokio::time::timeout_at(deadline, &mut *task).await.is_err() {
+                task.abort();
+                let _ = (&mut *task).await;
+            }
         }
         match std::sync::Arc::try_unwrap(self.recorder) {
             Ok(recorder) => tokio::task::spawn_blocking(move || recorder.finish())
@@ -235,7 +255,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kockpit-record-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         let path = dir.join("tee.kock");
-        let recorder = Recorder::create(&path).unwrap_or_else(|e| panic!("{e}"));
+        let recorder = Recorder::create(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
         let (sender, upstream) = mpsc::channel(8);
         let (mut downstream, recording) = recorder.tee(upstream);
         let sent = vec![

@@ -68,17 +68,13 @@ pub async fn run_with(
 }
 
 /// Several clusters, each from its own backend and named by its context, side by side on the
-/// fleet screen. A recording is made of a single cluster only.
+/// fleet screen; a recording holds every one of them.
 pub async fn run_fleet(
     settings: Settings,
     clusters: Vec<(String, Box<dyn Backend>)>,
     speed: f64,
     options: RunOptions,
 ) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        options.record.is_none() || clusters.len() == 1,
-        "--record records one cluster: name one context"
-    );
     let mut state = State::new(settings.analysis.clone(), settings.keymap, speed);
     state.replay = options.replay;
     state.allow_writes = options.allow_writes;
@@ -111,9 +107,8 @@ pub async fn run_fleet(
     }
     let (receivers, recording) = match options.record {
         Some(recorder) => {
-            let only = receivers.pop().expect("one cluster is recorded");
-            let (updates, recording) = recorder.tee(only);
-            (vec![updates], Some(recording))
+            let (receivers, recording) = recorder.tee_clusters(receivers);
+            (receivers, Some(recording))
         }
         None => (receivers, None),
     };
@@ -384,9 +379,9 @@ impl EffectRunner<'_> {
                 ),
             },
             Effect::ExportFix(plan) => Step::notice(export_fix(&plan)),
-            Effect::RecordFix(action) => {
+            Effect::RecordFix(cluster, action) => {
                 if let Some(recording) = self.recording {
-                    recording.fix(&action);
+                    recording.fix(cluster.0, &action);
                 }
                 Step::Done
             }

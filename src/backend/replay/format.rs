@@ -5,6 +5,10 @@
 //! bytes of JSON: `{"t_ms": …, "entry": {"update": {…}}}`, where `t_ms` counts wall-clock
 //! milliseconds since the recording started (what replay paces itself by).
 //!
+//! Version 2 records several clusters: the start names them (`"clusters": [context, …]`) and
+//! each record after it says whose it is (`"cluster": index`, left out for the first). A
+//! version 1 file, which has neither, reads as one cluster.
+//!
 //! JSON rather than a compact binary encoding: `Update` and its snapshots use internally
 //! tagged enums (`{"kind": "dns", …}`), which postcard and bincode cannot read back, and a
 //! self-describing record lets a newer kockpit read an older file whose structs lacked a
@@ -26,14 +30,21 @@ use crate::domain::timeline::FixAction;
 
 pub const MAGIC: &[u8; 8] = b"KOCKREC\n";
 /// Bumped whenever an older kockpit could misread a new file.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// One entry of the recording and when it arrived.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Wall-clock milliseconds since the recording started.
     pub t_ms: u64,
+    /// The cluster it belongs to, by its place in `StartInfo::clusters`.
+    #[serde(default, skip_serializing_if = "is_first")]
+    pub cluster: usize,
     pub entry: Entry,
+}
+
+fn is_first(cluster: &usize) -> bool {
+    *cluster == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +70,8 @@ enum EntryRef<'a> {
 #[derive(Serialize)]
 struct RecordRef<'a> {
     t_ms: u64,
+    #[serde(skip_serializing_if = "is_first")]
+    cluster: usize,
     entry: EntryRef<'a>,
 }
 
@@ -68,6 +81,9 @@ pub struct StartInfo {
     pub started_at: Timestamp,
     /// The kockpit version that wrote the file.
     pub writer: String,
+    /// The context of each cluster recorded, when there are several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<String>,
 }
 
 /// Why a record could not be encoded (never expected: every value is plain data).
@@ -83,17 +99,20 @@ fn encode(record: &RecordRef) -> Result<Vec<u8>, EncodeError> {
     Ok(out)
 }
 
-/// A length-prefixed record, ready for `RecordWriter::write_encoded`.
-pub fn encode_update(t_ms: u64, update: &Update) -> Result<Vec<u8>, EncodeError> {
+/// A length-prefixed record of `cluster` (0 for the only one), ready for
+/// `RecordWriter::write_encoded`.
+pub fn encode_update(t_ms: u64, cluster: usize, update: &Update) -> Result<Vec<u8>, EncodeError> {
     encode(&RecordRef {
         t_ms,
+        cluster,
         entry: EntryRef::Update(update),
     })
 }
 
-pub fn encode_fix(t_ms: u64, fix: &FixAction) -> Result<Vec<u8>, EncodeError> {
+pub fn encode_fix(t_ms: u64, cluster: usize, fix: &FixAction) -> Result<Vec<u8>, EncodeError> {
     encode(&RecordRef {
         t_ms,
+        cluster,
         entry: EntryRef::Fix(fix),
     })
 }
@@ -101,6 +120,7 @@ pub fn encode_fix(t_ms: u64, fix: &FixAction) -> Result<Vec<u8>, EncodeError> {
 pub fn encode_start(start: &StartInfo) -> Result<Vec<u8>, EncodeError> {
     encode(&RecordRef {
         t_ms: 0,
+        cluster: 0,
         entry: EntryRef::Start(start),
     })
 }
@@ -349,13 +369,14 @@ mod tests {
         let start = StartInfo {
             started_at: at(0),
             writer: "test".into(),
+            clusters: Vec::new(),
         };
         let encoded = encode_start(&start).unwrap_or_else(|e| panic!("{e}"));
         writer
             .write_encoded(&encoded)
             .unwrap_or_else(|e| panic!("{e}"));
         for (i, update) in sample_updates().iter().enumerate() {
-            let encoded = encode_update(i as u64 * 10, update).unwrap_or_else(|e| panic!("{e}"));
+            let encoded = encode_update(i as u64 * 10, 0, update).unwrap_or_else(|e| panic!("{e}"));
             writer
                 .write_encoded(&encoded)
                 .unwrap_or_else(|e| panic!("{e}"));
@@ -410,7 +431,7 @@ mod tests {
             verdict: None,
         };
         let mut writer = RecordWriter::new(Vec::new()).unwrap_or_else(|e| panic!("{e}"));
-        let encoded = encode_fix(5, &fix).unwrap_or_else(|e| panic!("{e}"));
+        let encoded = encode_fix(5, 0, &fix).unwrap_or_else(|e| panic!("{e}"));
         writer
             .write_encoded(&encoded)
             .unwrap_or_else(|e| panic!("{e}"));
@@ -477,7 +498,24 @@ mod tests {
         let error = read_recording(&bytes[..]).err().map(|e| e.to_string());
         let error = error.unwrap_or_else(|| panic!("accepted a newer version"));
         assert!(error.contains("newer kockpit"), "{error}");
-        assert!(error.contains("version 2"), "{error}");
+        assert!(
+            error.contains(&format!("version {}", FORMAT_VERSION + 1)),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_version_1_recording_still_reads_as_one_cluster() {
+        // Version 1 had no `cluster` and no `clusters`: exactly what version 2 writes for
+        // a single cluster, under the old version number.
+        let mut bytes = file(true);
+        bytes[8..10].copy_from_slice(&1u16.to_le_bytes());
+        let recording = read_recording(&bytes[..]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(recording.version, 1);
+        assert_eq!(recording.damage, None);
+        assert!(recording.records.iter().all(|r| r.cluster == 0));
+        assert_eq!(updates_of(&recording), sample_updates());
+        assert!(recording.start.is_some_and(|s| s.clusters.is_empty()));
     }
 
     #[test]

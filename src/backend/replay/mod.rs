@@ -63,6 +63,49 @@ impl ReplayBackend {
         self.recording.damage.as_ref()
     }
 
+    /// The recording of each cluster, named by its context, in the order they were recorded;
+    /// one unnamed cluster for a recording of one. Each replays on its own, from the same
+    /// start, so the clusters stay side by side as they were.
+    pub fn into_clusters(self) -> Vec<(String, ReplayBackend)> {
+        let contexts = self
+            .recording
+            .start
+            .as_ref()
+            .map(|start| start.clusters.clone())
+            .unwrap_or_default();
+        if contexts.len() < 2 {
+            return vec![(String::new(), self)];
+        }
+        let ReplayBackend {
+            mut recording,
+            name,
+            speed,
+        } = self;
+        let mut by_cluster: Vec<Vec<Record>> = vec![Vec::new(); contexts.len()];
+        for record in std::mem::take(&mut recording.records) {
+            // A record of a cluster the start does not name has nowhere to go.
+            if let Some(records) = by_cluster.get_mut(record.cluster) {
+                records.push(record);
+            }
+        }
+        contexts
+            .into_iter()
+            .zip(by_cluster)
+            .map(|(context, records)| {
+                let one = Recording {
+                    records,
+                    ..recording.clone()
+                };
+                let backend = ReplayBackend {
+                    recording: one,
+                    name: format!("{name} · {context}"),
+                    speed,
+                };
+                (context, backend)
+            })
+            .collect()
+    }
+
     /// How long the recording runs at 1×.
     pub fn duration(&self) -> Duration {
         Duration::from_millis(self.recording.records.last().map_or(0, |r| r.t_ms))
@@ -160,7 +203,7 @@ async fn run(
     let mut records = recording
         .records
         .into_iter()
-        .filter_map(|Record { t_ms, entry }| match entry {
+        .filter_map(|Record { t_ms, entry, .. }| match entry {
             Entry::Update(update) => Some((t_ms, update)),
             // Fix actions are shown by the app from the recording's markers once fixes
             // exist; they are never re-applied.
@@ -272,6 +315,7 @@ mod tests {
 
     fn recording(damage: Option<Damage>) -> Recording {
         let mut records = vec![Record {
+            cluster: 0,
             t_ms: 0,
             entry: Entry::Update(Update::Cluster(ClusterInfo {
                 name: "prod".into(),
@@ -282,6 +326,7 @@ mod tests {
         }];
         for s in 0..20 {
             records.push(Record {
+                cluster: 0,
                 t_ms: s as u64 * 50,
                 entry: Entry::Update(Update::Clock { at: at(s * 5) }),
             });
@@ -292,6 +337,57 @@ mod tests {
             records,
             damage,
         }
+    }
+
+    #[tokio::test]
+    async fn a_fleet_recording_replays_each_cluster_on_its_own() {
+        let mut fleet = recording(None);
+        fleet.start = Some(format::StartInfo {
+            started_at: at(0),
+            writer: "test".into(),
+            clusters: vec!["prod-euw1".into(), "prod-euc1".into()],
+        });
+        // Every other record belongs to the second cluster.
+        for (index, record) in fleet.records.iter_mut().enumerate() {
+            record.cluster = index % 2;
+        }
+        let total = fleet.records.len();
+        let clusters =
+            ReplayBackend::from_recording(fleet, "r.kock".into(), 1000.0).into_clusters();
+        let names: Vec<&str> = clusters.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(names, ["prod-euw1", "prod-euc1"]);
+        let counts: Vec<usize> = clusters
+            .iter()
+            .map(|(_, b)| b.recording.records.len())
+            .collect();
+        assert_eq!(counts.iter().sum::<usize>(), total);
+        assert!(
+            clusters.iter().enumerate().all(|(i, (_, b))| b
+                .recording
+                .records
+                .iter()
+                .all(|r| r.cluster == i))
+        );
+        assert_eq!(clusters[1].1.name, "r.kock · prod-euc1");
+        // The first cluster's replay sends its own records and nothing of the other's.
+        let Some((_, first)) = clusters.into_iter().next() else {
+            panic!("no cluster");
+        };
+        let sent = replay(first.recording).await;
+        assert!(matches!(&sent[0], Update::Cluster(info) if info.name == "prod"));
+        assert_eq!(
+            sent.len(),
+            total.div_ceil(2) + 1,
+            "its records and the end notice"
+        );
+    }
+
+    #[test]
+    fn a_recording_of_one_cluster_is_one_unnamed_cluster() {
+        let clusters =
+            ReplayBackend::from_recording(recording(None), "r.kock".into(), 1.0).into_clusters();
+        assert_eq!(clusters.len(), 1);
+        assert_eq!(clusters[0].0, "");
     }
 
     /// Runs a replay to its end (the closing notice) and returns what it sent.
