@@ -20,7 +20,11 @@
 //!
 //! `-- --soak [MINUTES]` runs the soak instead (see `soak.rs`): churn and the API server's
 //! faults in a cycle for 30 minutes, memory, descriptors and tasks sampled throughout.
+//! `-- --fleet N` runs the fleet case (see `fleet.rs`): N clusters (2000 nodes and 60 000
+//! pods each unless `--nodes`/`--pods` say otherwise) watched side by side.
 
+#[path = "scale/fleet.rs"]
+mod fleet;
 #[path = "scale/soak.rs"]
 mod soak;
 
@@ -1069,6 +1073,8 @@ fn main() {
             tokio_runtime().block_on(soak::soak(Options::smoke(), 0.0, Duration::from_secs(1)));
         soaked.print();
         assert!(soaked.all_recovered(), "every fault is recovered from");
+        // Two small clusters side by side, through the fleet path.
+        tokio_runtime().block_on(fleet::measure(2, Options::smoke()));
         return;
     }
     if let Some(at) = args.iter().position(|a| a == "--soak") {
@@ -1087,6 +1093,24 @@ fn main() {
         let soaked =
             tokio_runtime().block_on(soak::soak(options, minutes, Duration::from_secs(30)));
         soaked.print();
+        return;
+    }
+    if let Some(at) = args.iter().position(|a| a == "--fleet") {
+        let clusters = args
+            .get(at + 1)
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(3);
+        let mut options = parse_args(&args);
+        if !args.iter().any(|a| a == "--nodes") {
+            options.nodes = 2000;
+        }
+        if !args.iter().any(|a| a == "--pods") {
+            options.pods = 60_000;
+        }
+        if !args.iter().any(|a| a == "--churn") {
+            options.churn = 200.0;
+        }
+        tokio_runtime().block_on(fleet::measure(clusters, options));
         return;
     }
     if args.iter().any(|a| a == "--curve") {

@@ -170,7 +170,7 @@ pub async fn run_fleet(
 
 /// The updates of every cluster's backend, read in turn so that a busy cluster cannot keep
 /// a quiet one's updates waiting.
-struct Inbox {
+pub struct Inbox {
     /// By cluster; `None` once that cluster's backend has stopped.
     receivers: Vec<Option<mpsc::Receiver<Update>>>,
     /// The cluster to look at first next time.
@@ -178,25 +178,26 @@ struct Inbox {
 }
 
 /// What the inbox had: a cluster's queued updates, or the news that its backend stopped.
-enum Delivery {
+pub enum Delivery {
     Updates(ClusterId, Vec<Update>),
     Stopped(ClusterId),
 }
 
 impl Inbox {
-    fn new(receivers: Vec<mpsc::Receiver<Update>>) -> Self {
+    pub fn new(receivers: Vec<mpsc::Receiver<Update>>) -> Self {
         Inbox {
             receivers: receivers.into_iter().map(Some).collect(),
             next: 0,
         }
     }
 
-    fn open(&self) -> bool {
+    /// Some cluster's backend is still running.
+    pub fn open(&self) -> bool {
         self.receivers.iter().any(Option::is_some)
     }
 
     /// Waits for a cluster with updates, then takes everything it already has queued.
-    async fn recv(&mut self) -> Delivery {
+    pub async fn recv(&mut self) -> Delivery {
         std::future::poll_fn(|cx| self.poll(cx)).await
     }
 
