@@ -662,6 +662,23 @@ async fn admin(client: &kube::Client, method: &str, body: &str) -> serde_json::V
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("/_kockpit/churn: {e}: {text}"))
 }
 
+/// How many objects the server holds at `path` (a list URL): one item asked for, plus the
+/// `remainingItemCount` the server reports after it.
+async fn server_count(client: &kube::Client, path: &str) -> u64 {
+    let request = hyper::Request::builder()
+        .uri(format!("{path}?limit=1"))
+        .body(Vec::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = client
+        .request_text(request)
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let list: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let first = list["items"].as_array().map_or(0, Vec::len) as u64;
+    first + list["metadata"]["remainingItemCount"].as_u64().unwrap_or(0)
+}
+
 async fn client_for(kubeconfig: &Path) -> kube::Client {
     let kubeconfig =
         kube::config::Kubeconfig::read_from(kubeconfig).unwrap_or_else(|e| panic!("{e}"));
@@ -678,6 +695,11 @@ struct Report {
     sync_seconds: f64,
     nodes_seen: usize,
     pods_on_nodes: u64,
+    /// Pods the Nodes pane lists as pending.
+    pending_seen: u64,
+    /// What the server holds, counted with `remainingItemCount`.
+    server_nodes: u64,
+    server_pods: u64,
     workloads_seen: usize,
     peak_rss_mib: f64,
     /// (resident, peak) MiB after the sync and after the churn.
@@ -738,12 +760,16 @@ async fn measure(options: Options) -> Report {
     let nodes = cockpit.state.cockpit.nodes.as_ref().expect("nodes");
     let nodes_seen = nodes.nodes.len();
     let pods_on_nodes: u64 = nodes.nodes.iter().map(|n| u64::from(n.pods)).sum();
+    let pending_seen = nodes.pending_pods.len() as u64;
     let workloads_seen = cockpit
         .state
         .cockpit
         .workloads
         .as_ref()
         .map_or(0, |w| w.workloads.len());
+    // Correctness: what the panes hold against what the server holds (the clock is still).
+    let server_nodes = server_count(&client, "/api/v1/nodes").await;
+    let server_pods = server_count(&client, "/api/v1/pods").await;
 
     // 2. every screen under churn
     cockpit.timing_updates = true;
@@ -855,6 +881,9 @@ async fn measure(options: Options) -> Report {
         sync_seconds,
         nodes_seen,
         pods_on_nodes,
+        pending_seen,
+        server_nodes,
+        server_pods,
         workloads_seen,
         peak_rss_mib,
         rss_after_sync,
@@ -890,8 +919,30 @@ fn print(report: &Report) {
             .join(" ")
     );
     println!(
-        "  server start {:.1} s; seen {} nodes, {} pods on nodes, {} workload rows",
-        report.server_start_seconds, report.nodes_seen, report.pods_on_nodes, report.workloads_seen
+        "  server start {:.1} s; seen {} nodes, {} pods on nodes, {} pending, {} workload rows",
+        report.server_start_seconds,
+        report.nodes_seen,
+        report.pods_on_nodes,
+        report.pending_seen,
+        report.workloads_seen
+    );
+    println!(
+        "  the server holds {} nodes and {} pods: nodes {}, pods on nodes + pending {}",
+        report.server_nodes,
+        report.server_pods,
+        if report.nodes_seen as u64 == report.server_nodes {
+            "match"
+        } else {
+            "DIFFER"
+        },
+        if report.pods_on_nodes + report.pending_seen == report.server_pods {
+            "match".to_string()
+        } else {
+            format!(
+                "differ by {}",
+                report.server_pods as i64 - (report.pods_on_nodes + report.pending_seen) as i64
+            )
+        }
     );
     println!("  {:<32} {:>12}", "measure", "value");
     println!(
@@ -1025,6 +1076,13 @@ fn print(report: &Report) {
         "first_overview_seconds": round(report.first_overview_seconds, 2),
         "update_p99_ms": round(percentile(&report.update_ms, 99.0), 2),
         "events_per_sec": round(report.events_per_sec, 0),
+        "counts": {
+            "nodes_seen": report.nodes_seen,
+            "server_nodes": report.server_nodes,
+            "pods_on_nodes": report.pods_on_nodes,
+            "pending_seen": report.pending_seen,
+            "server_pods": report.server_pods,
+        },
     });
     println!("{json}");
 }

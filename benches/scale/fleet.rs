@@ -310,13 +310,13 @@ pub async fn measure(clusters: usize, options: Options) {
         println!(
             "  frames {screen:<10} {:>5}  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms",
             times.len(),
-            percentile(times, 0.50),
-            percentile(times, 0.99),
+            percentile(times, 50.0),
+            percentile(times, 99.0),
             times.iter().copied().fold(0.0, f64::max)
         );
         frames.insert(
             (*screen).to_string(),
-            serde_json::json!(round(percentile(times, 0.99), 2)),
+            serde_json::json!(round(percentile(times, 99.0), 2)),
         );
     }
     println!(

@@ -52,9 +52,17 @@ pub fn request(
     fixes: &[FixAction],
     cursor: Option<Timestamp>,
     newest: Option<Timestamp>,
+    context: Option<&str>,
 ) -> ExportRequest {
     let report = Report::from_cockpit(cockpit);
     let mut markdown = report.to_markdown();
+    // In a fleet, the export is of the cluster in view: it says which, as its findings
+    // belong to it alone.
+    if let Some(context) = context {
+        let at = markdown.find('\n').map_or(markdown.len(), |end| end + 1);
+        let line = format!("\n_Context {}._\n", crate::domain::report::md(context));
+        markdown.insert_str(at, &line);
+    }
     if let (Some(cursor), Some(newest)) = (cursor, newest)
         && cursor < newest
     {
@@ -66,10 +74,10 @@ pub fn request(
         );
     }
     markdown.push_str(&fixes_markdown(fixes));
-    let json = json_with_fixes(&report, fixes);
+    let json = json_with_fixes(&report, fixes, context);
     let (clipboard, clipboard_truncated) = clipboard_text(&markdown);
     ExportRequest {
-        file_stem: file_stem(&report.cluster, report.at),
+        file_stem: file_stem(context.unwrap_or(&report.cluster), report.at),
         markdown,
         json,
         clipboard,
@@ -101,13 +109,16 @@ fn fixes_markdown(fixes: &[FixAction]) -> String {
     out
 }
 
-fn json_with_fixes(report: &Report, fixes: &[FixAction]) -> String {
+fn json_with_fixes(report: &Report, fixes: &[FixAction], context: Option<&str>) -> String {
     let mut value = serde_json::to_value(report).unwrap_or_default();
     if let Some(object) = value.as_object_mut() {
         object.insert(
             "fixes".to_string(),
             serde_json::to_value(fixes).unwrap_or_default(),
         );
+        if let Some(context) = context {
+            object.insert("context".to_string(), serde_json::json!(context));
+        }
     }
     serde_json::to_string_pretty(&value).unwrap_or_else(|_| report.to_json())
 }
@@ -235,12 +246,31 @@ mod tests {
             source: "simulated".into(),
             detail: String::new(),
         }));
-        let request = request(&cockpit, &[], None, None);
+        let request = request(&cockpit, &[], None, None, None);
         assert!(request.markdown.starts_with("# kockpit snapshot: prod-eu"));
         assert!(request.markdown.contains("## Fixes applied\n\nNone."));
         assert!(request.json.contains("\"fixes\": []"));
         assert_eq!(request.clipboard, request.markdown);
         assert!(!request.clipboard_truncated);
+    }
+
+    #[test]
+    fn an_export_from_a_fleet_names_its_context_under_the_title_and_in_the_json() {
+        let cockpit = Cockpit::new(AnalysisConfig::default());
+        let request = request(&cockpit, &[], None, None, Some("prod-euc1"));
+        let mut lines = request.markdown.lines();
+        assert!(
+            lines
+                .next()
+                .is_some_and(|l| l.starts_with("# kockpit snapshot"))
+        );
+        assert_eq!(lines.nth(1), Some("_Context prod-euc1._"));
+        assert!(request.json.contains("\"context\": \"prod-euc1\""));
+        assert!(
+            request.file_stem.contains("-prod-euc1-"),
+            "{}",
+            request.file_stem
+        );
     }
 
     #[test]
@@ -262,7 +292,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kockpit-export-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         let cockpit = Cockpit::new(AnalysisConfig::default());
-        let request = request(&cockpit, &[], None, None);
+        let request = request(&cockpit, &[], None, None, None);
         let written = write(&request, &dir).unwrap_or_else(|e| panic!("{e}"));
         let markdown = std::fs::read_to_string(&written.markdown).unwrap_or_default();
         assert_eq!(markdown, request.markdown);

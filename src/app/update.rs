@@ -212,11 +212,16 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::ExportSnapshot => {
+            let context = state
+                .fleet
+                .is_fleet()
+                .then(|| state.fleet.context(state.fleet.current()));
             let request = export::request(
                 timeline::shown(state),
                 state.timeline.fixes(),
                 state.cursor.as_ref().map(|c| c.at),
                 state.timeline.newest(),
+                context,
             );
             return vec![Effect::Export(Box::new(request))];
         }

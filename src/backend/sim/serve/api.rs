@@ -265,7 +265,9 @@ fn list(
     let mut items: Vec<&Stored> = Vec::new();
     let mut last_key: Option<&ObjKey> = None;
     let mut next = None;
-    for (key, entry) in store.range(target.resource, target.namespace.as_deref(), after) {
+    let mut remaining = None;
+    let mut range = store.range(target.resource, target.namespace.as_deref(), after);
+    for (key, entry) in range.by_ref() {
         // Decoded only to be matched: most lists select nothing.
         if !selector.is_empty() && !selector.matches(&entry.value.value()) {
             continue;
@@ -273,6 +275,11 @@ fn list(
         if items.len() == limit {
             let (_, namespace, name) = last_key.unwrap_or(key);
             next = Some(encode_continue(rv, namespace, name));
+            // As the API server does, a page without a selector says how many are left
+            // (this one, unsent, and those after it).
+            if selector.is_empty() {
+                remaining = Some(1 + range.by_ref().count());
+            }
             break;
         }
         items.push(&entry.value);
@@ -287,6 +294,9 @@ fn list(
     let mut metadata = json!({"resourceVersion": rv.to_string()});
     if let Some(token) = next {
         metadata["continue"] = json!(token);
+    }
+    if let Some(remaining) = remaining {
+        metadata["remainingItemCount"] = json!(remaining);
     }
     // Written item by item: a json! value would deep-copy every object of a large list.
     let head = json!({
@@ -304,6 +314,7 @@ fn list(
         body.extend_from_slice(item.json());
     }
     body.extend_from_slice(b"]}");
+    drop(range);
     drop(store);
     Ok(super::router::full(
         StatusCode::OK,
