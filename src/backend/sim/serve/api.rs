@@ -259,6 +259,7 @@ fn list(
     };
     let limit = if limit == 0 { NO_LIMIT } else { limit };
     let after = request.param("continue").map(decode_continue).transpose()?;
+    let first_page = after.is_none();
     let now = sim_now(shared);
     let store = locked(shared)?;
     let rv = store.resource_version();
@@ -275,9 +276,11 @@ fn list(
         if items.len() == limit {
             let (_, namespace, name) = last_key.unwrap_or(key);
             next = Some(encode_continue(rv, namespace, name));
-            // As the API server does, a page without a selector says how many are left
-            // (this one, unsent, and those after it).
-            if selector.is_empty() {
+            // The first page of a list without a selector says how many are left (this
+            // one, unsent, and those after it), as the API server does. Later pages leave
+            // the optional field out: counting the rest on every page would make paging
+            // through a million pods quadratic.
+            if selector.is_empty() && first_page {
                 remaining = Some(1 + range.by_ref().count());
             }
             break;
