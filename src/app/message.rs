@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use super::audit::AuditEntry;
 use super::export::ExportRequest;
 use super::fixes::{FixJob, FixOutcome};
-use super::state::ClusterId;
 use crate::backend::Command;
 use crate::domain::Update;
 use crate::domain::fix::FixPlan;
+use crate::domain::fleet::ClusterId;
 use crate::domain::timeline::FixAction;
 
 /// Something that happened, fed to `update`.

@@ -10,6 +10,7 @@ use super::timeline::TimeCursor;
 use crate::backend::writer::Identity;
 use crate::domain::Cockpit;
 use crate::domain::cockpit::AnalysisConfig;
+pub use crate::domain::fleet::ClusterId;
 use crate::domain::timeline::Timeline;
 use crate::ui::{FixesView, View};
 
@@ -41,15 +42,6 @@ pub struct State {
     pub identity: Identity,
     /// Every cluster watched, and the models of those not in view.
     pub fleet: Fleet,
-}
-
-/// A cluster of the fleet, by the position its context was given in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClusterId(pub usize);
-
-impl ClusterId {
-    /// The only cluster of a single-cluster session, or the first of a fleet.
-    pub const FIRST: ClusterId = ClusterId(0);
 }
 
 /// What the app knows of one cluster besides the view: its model, its retained hour, where

@@ -13,6 +13,15 @@ use super::model::{Pane, SourceState};
 use super::nodes;
 use super::report::{Report, md};
 
+/// A cluster of the fleet, by the position its context was given in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClusterId(pub usize);
+
+impl ClusterId {
+    /// The only cluster of a single-cluster session, or the first of a fleet.
+    pub const FIRST: ClusterId = ClusterId(0);
+}
+
 /// One cluster of the fleet: the single-cluster report, with the context it came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClusterReport {
