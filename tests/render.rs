@@ -148,6 +148,32 @@ fn fleet_screen() {
 }
 
 #[test]
+fn a_long_fleet_scrolls_to_the_selected_row_and_keeps_the_comparison() {
+    let config = AnalysisConfig::default();
+    let mut state = State::new(config.clone(), Keymap::default(), 1.0);
+    let contexts: Vec<String> = (1..=20).map(|i| format!("region-{i:02}")).collect();
+    fleet::start(&mut state, contexts, &config);
+    for _ in 0..19 {
+        update(&mut state, Message::Action(Action::SelectNext));
+    }
+    let terminal = draw_state(&state, 80, 24);
+    let screen: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .chunks(80)
+        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+        .collect();
+    assert!(screen.contains("› region-20"), "{screen}");
+    assert!(
+        !screen.contains("  region-01 …"),
+        "the first rows scrolled away: {screen}"
+    );
+    assert!(screen.contains("Side by side"), "{screen}");
+    assert!(screen.contains("requests/s"), "{screen}");
+}
+
+#[test]
 fn a_cluster_of_the_fleet_in_view_is_named_in_the_header() {
     let mut state = fleet();
     update(&mut state, Message::Action(Action::SelectNext));

@@ -24,7 +24,10 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput, fleet: &FleetI
         .iter()
         .map(|(context, cockpit)| FleetRow::from_cockpit(context, cockpit))
         .collect();
-    let list_height = rows.len() as u16 + 2;
+    // Many clusters (`--all-contexts`) keep the comparison's header and first rows in view;
+    // the list scrolls to keep the selected row shown.
+    let wanted = rows.len() as u16 + 2;
+    let list_height = wanted.min(area.height.saturating_sub(5).max(3));
     let [list_area, _, compare_area] = Layout::vertical([
         Constraint::Length(list_height),
         Constraint::Length(1),
@@ -59,7 +62,10 @@ pub fn render(frame: &mut Frame, area: Rect, input: &RenderInput, fleet: &FleetI
         ),
         theme.muted,
     ))];
-    for (index, (row, (_, cockpit))) in rows.iter().zip(&fleet.clusters).enumerate() {
+    let visible = (inner.height as usize).saturating_sub(1).max(1);
+    let first = (input.view.selected + 1).saturating_sub(visible);
+    let listed = rows.iter().zip(&fleet.clusters).enumerate();
+    for (index, (row, (_, cockpit))) in listed.skip(first).take(visible) {
         let selected = index == input.view.selected;
         let pointer = match (selected, index == fleet.in_view) {
             (true, _) => "› ",
