@@ -66,8 +66,27 @@ pub fn in_background<R>(
     work: impl FnOnce(&mut State) -> R,
 ) -> R {
     let in_view = state.fleet.current;
-    if cluster == in_view || cluster.0 >= state.fleet.len() {
+    if cluster == in_view {
         return work(state);
+    }
+    let parked = state
+        .fleet
+        .parked
+        .get(cluster.0)
+        .is_some_and(Option::is_some);
+    if !parked {
+        // A cluster the session does not watch: whatever came from it must not land on the
+        // one in view, so it goes to a model nobody reads.
+        tracing::error!(
+            cluster = cluster.0,
+            "an update for a cluster kockpit does not watch"
+        );
+        let mut nowhere = State::new(
+            state.cockpit.config.clone(),
+            state.keymap.clone(),
+            state.speed,
+        );
+        return work(&mut nowhere);
     }
     let view = state.view.clone();
     let notices = std::mem::take(&mut state.notices);
@@ -203,6 +222,20 @@ mod tests {
         assert_eq!(state.view.selected, 1);
         assert_eq!(state.fleet.current(), ClusterId::FIRST);
         assert!(has_finding(&state.cockpit, "gateways/"));
+    }
+
+    #[test]
+    fn an_update_from_a_cluster_not_watched_lands_nowhere() {
+        let mut state = two_clusters();
+        let before = state.cockpit.findings().len();
+        let scenario = scenarios::load("dns-storm").unwrap_or_else(|e| panic!("{e}"));
+        let (_, updates) = initial_updates(&scenario, 7, Duration::from_secs(600));
+        update(&mut state, Message::ClusterUpdates(ClusterId(5), updates));
+        assert_eq!(state.cockpit.findings().len(), before);
+        assert!(
+            !has_finding(&state.cockpit, "dns/ndots"),
+            "euw1 is untouched"
+        );
     }
 
     #[test]
