@@ -718,7 +718,7 @@ fn cockpit_clusters(
         for name in names {
             let scenario = scenarios::load(name).with_context(|| format!("--scenario {list}"))?;
             let backend =
-                SimBackend::new(scenario, source.seed, speed, Duration::ZERO).with_context(name);
+                SimBackend::new(scenario, source.seed, speed, start_offset).with_context(name);
             clusters.push((name.to_string(), Box::new(backend) as Box<dyn Backend>));
         }
         return Ok(clusters);

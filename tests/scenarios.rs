@@ -410,6 +410,9 @@ fn regional_failover_pair_shows_a_failing_and_a_receiving_region() {
     assert_eq!(clusters[0]["context"], "regional-failover-euw1");
     let (failing, receiving) = (&clusters[0], &clusters[1]);
     let calm = snapshot(&["--scenario", "baseline", "--at", "10m"]);
+    for cluster in clusters {
+        assert_eq!(cluster["at"], calm["at"], "--at moves every cluster's clock");
+    }
 
     assert_eq!(failing["region"], "eu-west-1");
     let errors = summaries(&findings_of(failing, "gateways", true));
