@@ -32,8 +32,8 @@ pub fn start(state: &mut State, contexts: Vec<String>, config: &AnalysisConfig) 
     state.view.screen = Screen::Fleet;
 }
 
-/// Brings `cluster` into view on the same screen. Refused while a fix window is open: a plan on screen must
-/// stay with the cluster it was made for.
+/// Brings `cluster` into view on the same screen. Refused while a fix window is open: a plan
+/// on screen must stay with the cluster it was made for.
 pub fn switch(state: &mut State, cluster: ClusterId) {
     if cluster == state.fleet.current || cluster.0 >= state.fleet.len() {
         return;
