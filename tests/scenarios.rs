@@ -411,7 +411,10 @@ fn regional_failover_pair_shows_a_failing_and_a_receiving_region() {
     let (failing, receiving) = (&clusters[0], &clusters[1]);
     let calm = snapshot(&["--scenario", "baseline", "--at", "10m"]);
     for cluster in clusters {
-        assert_eq!(cluster["at"], calm["at"], "--at moves every cluster's clock");
+        assert_eq!(
+            cluster["at"], calm["at"],
+            "--at moves every cluster's clock"
+        );
     }
 
     assert_eq!(failing["region"], "eu-west-1");
